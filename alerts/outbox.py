@@ -1,0 +1,138 @@
+"""The delivery outbox: claim due deliveries, send them, record the outcome.
+
+Guarantee: at-least-once. A delivery is marked sent right after its channel accepted it;
+only a crash between those two steps can send it again (after the claim lease expires).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from alerts.channels import ChannelConfig, DeliveryError, send
+from alerts.message import AlertMessage
+from newswatch.models import Evidence, Match
+from storage import repo
+from storage.db import Database
+from storage.models import Delivery
+
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_s: float = 60.0
+    max_s: float = 3600.0
+
+    def next_delay(self, attempts: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter; a server's Retry-After wins when longer."""
+        backoff = min(self.max_s, self.base_s * 2 ** max(0, attempts - 1))
+        delay = random.uniform(backoff / 2, backoff)
+        return max(delay, retry_after or 0.0)
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def deliver_pending(
+    db: Database,
+    channels: Mapping[str, ChannelConfig],
+    policy: RetryPolicy,
+    *,
+    console: Console | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DeliveryReport:
+    report = DeliveryReport()
+    token = uuid.uuid4().hex
+    with db.session() as session:
+        claimed = repo.claim_due_deliveries(session, token=token, now=clock(), lease=CLAIM_LEASE)
+    for delivery_id in claimed:
+        with db.session() as session:
+            delivery = repo.load_delivery(session, delivery_id)
+            message = build_message(delivery)
+            channel_name, attempts = delivery.channel, delivery.attempts + 1
+            outlets = repo.story_outlets(session, delivery.alert.story_id)
+        message = _with_outlets(message, outlets)
+        channel = channels.get(channel_name)
+        try:
+            if channel is None:
+                raise DeliveryError(
+                    f"channel {channel_name!r} is no longer configured", retryable=False
+                )
+            send(channel, message, console=console)
+        except DeliveryError as exc:
+            now = clock()
+            final = not exc.retryable or attempts >= policy.max_attempts
+            with db.session() as session:
+                repo.finish_delivery(
+                    session,
+                    delivery_id,
+                    status="failed" if final else "pending",
+                    now=now,
+                    error=str(exc),
+                    next_attempt_at=None
+                    if final
+                    else now + timedelta(seconds=policy.next_delay(attempts, exc.retry_after)),
+                )
+            report.errors.append(f"{channel_name}: {exc}")
+            if final:
+                report.failed += 1
+            else:
+                report.retrying += 1
+            continue
+        with db.session() as session:
+            repo.finish_delivery(session, delivery_id, status="sent", now=clock())
+        report.sent += 1
+    return report
+
+
+def build_message(delivery: Delivery) -> AlertMessage:
+    alert = delivery.alert
+    article = alert.article
+    matches = tuple(
+        Match(
+            watch=row.watch,
+            score=row.score,
+            threshold=row.threshold,
+            matched=True,
+            terms=tuple(row.terms),
+            evidence=tuple(
+                Evidence(sentence=e["sentence"], terms=tuple(e["terms"])) for e in row.evidence
+            ),
+            reason=row.reason,
+        )
+        for row in sorted(article.matches, key=lambda r: -r.score)
+    )
+    return AlertMessage(
+        alert_id=alert.id,
+        kind="new_story",
+        headline=article.title,
+        url=article.canonical_url,
+        outlet=article.sitename or article.source,
+        published_at=article.published_at,
+        matches=matches,
+        lead=_lead(article.text),
+    )
+
+
+def _with_outlets(message: AlertMessage, outlets: list[str]) -> AlertMessage:
+    others = tuple(o for o in outlets if o != message.outlet)
+    if not others:
+        return message
+    return replace(message, also_reported_by=others)
+
+
+def _lead(text: str, limit: int = 300) -> str:
+    first = text.strip().split("\n", 1)[0]
+    return first if len(first) <= limit else first[: limit - 1].rsplit(" ", 1)[0] + "…"

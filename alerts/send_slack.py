@@ -1,0 +1,117 @@
+"""POST a payload to a Slack incoming webhook and classify the answer.
+
+Slack's contract: 200 with body ``ok`` when posted; 429 with ``Retry-After`` when rate
+limited; 4xx with a short code (``invalid_payload``, ``no_service``...) when the request or
+the webhook is wrong; 5xx when Slack is in trouble.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from .errors import DeliveryError, redact, url_secrets
+from .text import clean, truncate
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_MAX = 24 * 3600.0  # a silly header must not park a delivery for ever
+
+
+class _RedactSecrets(logging.Filter):
+    """Masks known webhook URLs in httpx's own log records.
+
+    httpx logs every request at INFO as ``HTTP Request: POST <full URL> ...``; with INFO
+    logging on (Prefect's handlers, say) that would write the webhook URL to the logs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        with self._lock:
+            self._secrets = self._secrets | {s for s in secrets if s}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self._secrets
+        if secrets:
+            text = record.getMessage()
+            masked = redact(text, secrets)
+            if masked != text:
+                record.msg, record.args = masked, None
+        return True
+
+
+_redactor = _RedactSecrets()
+logging.getLogger("httpx").addFilter(_redactor)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_MAX)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), RETRY_AFTER_MAX)
+
+
+def post_webhook(url: str, payload: Mapping[str, Any], *, timeout: float, label: str) -> None:
+    """POST ``payload`` as JSON to ``url``; return if Slack accepted it, else raise.
+
+    ``label`` names the channel in error messages (e.g. ``describe(channel)``). Every
+    message is redacted of the URL; exceptions are raised ``from None`` so the original
+    httpx error (which holds the URL) is not printed in a traceback.
+    """
+    secrets = url_secrets(url)
+    _redactor.add(secrets)
+
+    def fail(text: str, *, retryable: bool, retry_after: float | None = None) -> DeliveryError:
+        return DeliveryError(
+            redact(f"{label}: {text}", secrets), retryable=retryable, retry_after=retry_after
+        )
+
+    try:
+        # No redirects: a webhook that moved is a config problem, and the Location may leak.
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            response = client.post(url, json=payload)
+    except httpx.TimeoutException as exc:
+        raise fail(f"timed out after {timeout:g}s ({type(exc).__name__})", retryable=True) from None
+    except httpx.UnsupportedProtocol:
+        raise fail("webhook URL is not http(s)", retryable=False) from None
+    except httpx.TransportError as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise fail(f"cannot reach the webhook: {reason}", retryable=True) from None
+    except httpx.InvalidURL:
+        raise fail("webhook URL is invalid", retryable=False) from None
+
+    status = response.status_code
+    body = truncate(clean(response.text), 200)
+    if 200 <= status < 300:
+        if body != "ok":
+            # Accepted all the same: sending again would risk a duplicate post.
+            log.warning("%s: HTTP %d with unexpected body %r", label, status, redact(body, secrets))
+        return
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    what = f"HTTP {status}" + (f": {body}" if body else "")
+    if status == 429:
+        raise fail(f"rate limited ({what})", retryable=True, retry_after=retry_after)
+    if status >= 500 or status == 408:
+        raise fail(f"webhook failed ({what})", retryable=True, retry_after=retry_after)
+    if 300 <= status < 400:
+        raise fail(f"webhook redirected ({what}); update the URL", retryable=False)
+    raise fail(f"webhook refused the alert ({what})", retryable=False)

@@ -1,0 +1,7 @@
+"""Real local servers for tests: a Slack incoming-webhook receiver and an SMTP server.
+
+- ``slack_receiver.SlackReceiver``: HTTP on 127.0.0.1 speaking Slack's webhook contract.
+- ``smtp_server.SmtpServer``: aiosmtpd with STARTTLS (or implicit TLS) and AUTH.
+
+Both are context managers that bind a free port on 127.0.0.1 and stop on exit.
+"""

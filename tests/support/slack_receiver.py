@@ -1,0 +1,219 @@
+"""A local HTTP server that speaks Slack's incoming-webhook contract.
+
+    with SlackReceiver() as slack:
+        post(slack.url, payload)            # 200 "ok"; slack.payloads == [payload]
+        slack.fail_next(2, status=429, retry_after=7)   # next two: 429 + Retry-After: 7
+        slack.fail_next(1, status=500)                  # then one 500
+
+Contract, as Slack answers it:
+- POST to ``url`` (its path acts as the secret token); any other path: 404 ``no_service``.
+- Body not JSON (or not an object): 400 ``invalid_payload``; neither ``text`` nor
+  ``blocks``: 400 ``no_text``; blocks over Slack's limits (50 blocks, header text 150,
+  section text 3000, context element 2000): 400 ``invalid_blocks``.
+- Otherwise 200 ``ok``, and the parsed payload is appended to ``payloads``.
+Scripted failures (``fail_next``) answer before the payload is looked at and are not
+recorded in ``payloads``; every request that reached the webhook path counts in ``attempts``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+DEFAULT_PATH = "/services/T0NEWSWATCH/B0TEST/s3cr3tW3bh00kT0k3n"
+
+
+@dataclass(frozen=True)
+class _Scripted:
+    status: int
+    body: str
+    retry_after: str | None
+
+
+class SlackReceiver:
+    """Slack incoming-webhook stand-in on 127.0.0.1 (see the module docstring)."""
+
+    def __init__(self, path: str = DEFAULT_PATH) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._payloads: list[dict[str, Any]] = []
+        self._script: deque[_Scripted] = deque()
+        self._attempts = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> SlackReceiver:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        # A short poll interval: shutdown() waits for it, once per test.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> SlackReceiver:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- what tests use -----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "SlackReceiver is not running"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The webhook URL to configure (treat it as a secret, like a real one)."""
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        """Payloads accepted with 200 "ok", oldest first (a copy)."""
+        with self._lock:
+            return list(self._payloads)
+
+    @property
+    def attempts(self) -> int:
+        """Requests that reached the webhook path, accepted or not."""
+        with self._lock:
+            return self._attempts
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        retry_after: float | str | None = None,
+        body: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` requests with ``status`` (429 gets ``rate_limited``)."""
+        text = body if body is not None else _default_body(status)
+        after = None if retry_after is None else str(retry_after)
+        with self._lock:
+            self._script.extend(_Scripted(status, text, after) for _ in range(count))
+
+    def rate_limit_next(self, count: int = 1, *, retry_after: float | str = 1) -> None:
+        self.fail_next(count, status=429, retry_after=retry_after)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._payloads.clear()
+            self._script.clear()
+            self._attempts = 0
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until at least ``count`` payloads arrived; return them (AssertionError if not)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.payloads
+            if len(got) >= count:
+                return got
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} Slack payload(s), got {len(self.payloads)}")
+
+    # --- called by the handler ----------------------------------------------------------
+
+    def _answer(self, path: str, body: bytes) -> tuple[int, str, dict[str, str]]:
+        if path != self.path:
+            return 404, "no_service", {}
+        with self._lock:
+            self._attempts += 1
+            if self._script:
+                step = self._script.popleft()
+                headers = {"Retry-After": step.retry_after} if step.retry_after else {}
+                return step.status, step.body, headers
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return 400, "invalid_payload", {}
+        if not isinstance(payload, dict):
+            return 400, "invalid_payload", {}
+        if not payload.get("text") and not payload.get("blocks"):
+            return 400, "no_text", {}
+        if not _blocks_ok(payload.get("blocks")):
+            return 400, "invalid_blocks", {}
+        with self._lock:
+            self._payloads.append(payload)
+        return 200, "ok", {}
+
+
+def _default_body(status: int) -> str:
+    return {429: "rate_limited", 400: "invalid_payload", 403: "action_prohibited"}.get(
+        status, "internal_error" if status >= 500 else "error"
+    )
+
+
+def _blocks_ok(blocks: Any) -> bool:
+    """The Block Kit limits Slack enforces that a renderer can get wrong."""
+    if blocks is None:
+        return True
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return False
+    for block in blocks:
+        if not isinstance(block, dict):
+            return False
+        kind = block.get("type")
+        if kind == "header":
+            text = block.get("text", {})
+            if text.get("type") != "plain_text" or not 0 < len(text.get("text", "")) <= 150:
+                return False
+        elif kind == "section":
+            if not 0 < len(block.get("text", {}).get("text", "")) <= 3000:
+                return False
+        elif kind == "context":
+            elements = block.get("elements", [])
+            if not 0 < len(elements) <= 10:
+                return False
+            if any(len(e.get("text", "")) > 2000 for e in elements):
+                return False
+    return True
+
+
+def _handler_for(receiver: SlackReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            status, text, headers = receiver._answer(self.path, body)
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet tests; and a real webhook path is a secret not to print
+
+    return Handler
