@@ -45,9 +45,7 @@ class Database:
         try:
             Base.metadata.create_all(self.engine)
         except OperationalError as exc:
-            raise DatabaseError(
-                f"cannot open database {self.display_url}: {exc.orig}"
-            ) from exc
+            raise DatabaseError(f"cannot open database {self.display_url}: {exc.orig}") from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:

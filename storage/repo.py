@@ -253,7 +253,9 @@ def list_articles(
     query = select(Article).options(selectinload(Article.matches))
     if watch:
         query = query.where(Article.matches.any(MatchRow.watch == watch))
-    return session.scalars(query.order_by(Article.stored_at.desc(), Article.id.desc()).limit(limit)).all()
+    return session.scalars(
+        query.order_by(Article.stored_at.desc(), Article.id.desc()).limit(limit)
+    ).all()
 
 
 def list_alerts(
@@ -266,7 +268,9 @@ def list_alerts(
         query = query.where(Alert.article.has(Article.matches.any(MatchRow.watch == watch)))
     if status:
         query = query.where(Alert.deliveries.any(Delivery.status == status))
-    return session.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)).all()
+    return session.scalars(
+        query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)
+    ).all()
 
 
 def story_outlets(session: Session, story_id: int) -> list[str]:
@@ -314,9 +318,7 @@ def load_delivery(session: Session, delivery_id: int) -> Delivery:
         select(Delivery)
         .where(Delivery.id == delivery_id)
         .options(
-            selectinload(Delivery.alert)
-            .selectinload(Alert.article)
-            .selectinload(Article.matches)
+            selectinload(Delivery.alert).selectinload(Alert.article).selectinload(Article.matches)
         )
     ).one()
 

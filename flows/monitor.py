@@ -1,0 +1,174 @@
+"""The `monitor` flow: poll sources, fetch new pages, extract, classify, store, alert.
+
+Tasks are coarse on purpose (one per source, one per batch): each task run costs Prefect
+tens of milliseconds, so nothing here runs a task per article.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+
+from alerts.outbox import RetryPolicy, deliver_pending
+from extractors.extract import ExtractionError, extract_article
+from extractors.http import Fetcher, FetchError
+from extractors.links import LinkDiscoveryError
+from flows.pipeline import (
+    ExtractResult,
+    PageJob,
+    RunSummary,
+    SourceOutcome,
+    discover,
+    fetch_policy,
+    store_batch,
+)
+from newswatch.config import Settings, SourceConfig, load_settings
+from storage import repo
+from storage.db import Database
+
+# Up to this many pages, extraction in the flow's own process beats starting a pool.
+POOL_MIN_PAGES = 12
+
+
+def _transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry a poll only for errors that may pass: timeouts, network, 5xx and 429."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    if isinstance(exc, FetchError):
+        return exc.kind in {"timeout", "network"} or (
+            exc.kind == "http_status" and (exc.status or 0) in {429, 500, 502, 503, 504}
+        )
+    return False
+
+
+@task(
+    name="poll-source",
+    task_run_name="poll-{source.name}",
+    retries=2,
+    retry_delay_seconds=[2, 8],
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+async def poll_source(
+    source: SourceConfig, fetcher: Fetcher, db: Database, settings: Settings
+) -> SourceOutcome:
+    """Conditional GET of one source, link discovery, then the pages not seen before."""
+    return await discover(source, fetcher, db, settings)
+
+
+@task(name="extract-batch", cache_policy=NO_CACHE, persist_result=False)
+async def extract_batch(jobs: Sequence[PageJob], workers: int) -> list[ExtractResult]:
+    """Main text and metadata of every page; CPU-bound, so spread over processes."""
+    if len(jobs) < POOL_MIN_PAGES or workers < 2:
+        return [_extract_one(job) for job in jobs]
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        return list(
+            await asyncio.gather(*(loop.run_in_executor(pool, _extract_one, job) for job in jobs))
+        )
+
+
+def _extract_one(job: PageJob) -> ExtractResult:
+    try:
+        article = extract_article(
+            job.page.content, url=job.page.url, source=job.source, fetched_at=job.fetched_at
+        )
+    except ExtractionError as exc:
+        return ExtractResult(job=job, article=None, error=str(exc))
+    return ExtractResult(job=job, article=article, error=None)
+
+
+@task(name="store-batch", cache_policy=NO_CACHE, persist_result=False)
+def store_articles(
+    results: Sequence[ExtractResult], db: Database, settings: Settings, source_ids: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """Deduplicate, classify and store; queue an alert per new matching story."""
+    batch = store_batch(results, db, settings, source_ids)
+    logger = get_run_logger()
+    for error in batch.errors:
+        logger.error("could not store %s", error)
+    return batch.per_source
+
+
+@task(name="deliver-alerts", cache_policy=NO_CACHE, persist_result=False)
+def deliver_alerts(db: Database, settings: Settings) -> dict[str, Any]:
+    policy = RetryPolicy(
+        max_attempts=settings.alerts.max_attempts,
+        base_s=settings.alerts.retry_base_s,
+        max_s=settings.alerts.retry_max_s,
+    )
+    report = deliver_pending(db, settings.channels, policy)
+    logger = get_run_logger()
+    for error in report.errors:
+        logger.warning("delivery failed: %s", error)
+    return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
+
+
+def _run_name() -> str:
+    return f"monitor-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+@flow(name="monitor", flow_run_name=_run_name, log_prints=False)
+async def monitor(config_path: str | None = None) -> dict[str, Any]:
+    """One monitoring pass over every enabled source; returns the run summary."""
+    logger = get_run_logger()
+    settings = load_settings(config_path)
+    db = Database(settings.database_url)
+    try:
+        db.create_all()
+        logger.info("database: %s", db.display_url)
+        sources = settings.enabled_sources()
+        with db.session() as session:
+            source_ids = {
+                s.name: repo.sync_source(session, s.name, s.kind, s.url, s.enabled).id
+                for s in sources
+            }
+        summary = RunSummary(started_at=datetime.now(UTC))
+
+        async def poll(source: SourceConfig) -> SourceOutcome:
+            # A broken source is reported and skipped; the others go on.
+            try:
+                return await poll_source(source, fetcher, db, settings)
+            except (FetchError, LinkDiscoveryError) as exc:
+                return SourceOutcome.failed(source.name, str(exc))
+
+        async with Fetcher(fetch_policy(settings.http)) as fetcher:
+            outcomes = list(await asyncio.gather(*(poll(s) for s in sources)))
+
+        jobs = [job for outcome in outcomes for job in outcome.jobs]
+        results = await extract_batch(jobs, settings.pipeline.extract_workers) if jobs else []
+        per_source = store_articles(results, db, settings, source_ids) if results else {}
+
+        now = datetime.now(UTC)
+        with db.session() as session:
+            for outcome in outcomes:
+                # Validators are saved only now, after the pages they cover are stored, so a
+                # crash mid-run makes the next run poll the source again instead of skipping it.
+                repo.record_poll(
+                    session,
+                    outcome.name,
+                    status=outcome.status,
+                    polled_at=now,
+                    error=outcome.error,
+                    etag=outcome.etag,
+                    last_modified=outcome.last_modified,
+                )
+        for outcome in outcomes:
+            summary.add_source(outcome, per_source.get(outcome.name, {}))
+            logger.log(30 if outcome.status == "failed" else 20, summary.source_line(outcome.name))
+
+        summary.deliveries = deliver_alerts(db, settings)
+        summary.finished_at = datetime.now(UTC)
+        logger.info(summary.totals_line())
+        return summary.as_dict()
+    finally:
+        db.dispose()

@@ -1,0 +1,307 @@
+"""The pipeline's steps as plain functions, strung together by flows/monitor.py.
+
+No Prefect here, so each step runs and tests without an API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from classifiers.fingerprint import (
+    DEFAULT_MAX_DISTANCE,
+    from_signed64,
+    simhash,
+    text_hash,
+    to_signed64,
+)
+from classifiers.stories import decide_alert, nearest_duplicate
+from classifiers.watches import classify, compile_watch
+from extractors.http import Fetcher, FetchError, FetchPolicy
+from extractors.links import discover_links, parse_sitemap
+from newswatch.config import HttpConfig, Settings, SourceConfig
+from newswatch.models import Article, Link, Page
+from storage import repo
+from storage.db import Database
+
+SourceStatus = Literal["ok", "not_modified", "failed"]
+MAX_CHILD_SITEMAPS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """A fetched page waiting for extraction, with the link it was found under."""
+
+    source: str
+    link: str
+    page: Page
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractResult:
+    job: PageJob
+    article: Article | None
+    error: str | None
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    name: str
+    status: SourceStatus
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    links_found: int = 0
+    new_links: int = 0
+    fetch_failures: list[tuple[str, str]] = field(default_factory=list)
+    jobs: list[PageJob] = field(default_factory=list)
+
+    @classmethod
+    def failed(cls, name: str, reason: str) -> SourceOutcome:
+        return cls(name=name, status="failed", error=reason)
+
+
+def fetch_policy(http: HttpConfig) -> FetchPolicy:
+    return FetchPolicy(
+        user_agent=http.user_agent,
+        connect_timeout=http.connect_timeout_s,
+        read_timeout=http.read_timeout_s,
+        total_timeout_s=http.total_timeout_s,
+        max_bytes=http.max_bytes,
+        max_redirects=http.max_redirects,
+        per_host_concurrency=http.per_host_concurrency,
+        allow_private_addresses=http.allow_private_addresses,
+        allowed_hosts=frozenset(http.allowed_hosts),
+    )
+
+
+async def discover(
+    source: SourceConfig, fetcher: Fetcher, db: Database, settings: Settings
+) -> SourceOutcome:
+    """Poll one source and fetch the article pages it lists that were never stored."""
+    with db.session() as session:
+        row = repo.get_source(session, source.name)
+        etag, last_modified = (row.etag, row.last_modified) if row else (None, None)
+    listing = await fetcher.get(source.url, etag=etag, last_modified=last_modified)
+    if listing.not_modified:
+        return SourceOutcome(source.name, "not_modified", etag=etag, last_modified=last_modified)
+
+    cap = source.max_new_links or settings.http.max_new_links_per_source
+    links = await _links_of(source, listing, fetcher, limit=max(cap * 5, 500))
+    with db.session() as session:
+        new = repo.unseen_links(
+            session, [link.url for link in links], settings.http.max_link_attempts
+        )[:cap]
+    outcome = SourceOutcome(
+        source.name,
+        "ok",
+        etag=listing.etag,
+        last_modified=listing.last_modified,
+        links_found=len(links),
+        new_links=len(new),
+    )
+    pages = await asyncio.gather(*(fetcher.get(url) for url in new), return_exceptions=True)
+    now = datetime.now(UTC)
+    for url, page in zip(new, pages, strict=True):
+        if isinstance(page, FetchError):
+            outcome.fetch_failures.append((url, page.reason))
+        elif isinstance(page, BaseException):
+            raise page
+        else:
+            outcome.jobs.append(PageJob(source.name, url, page, now))
+    if outcome.fetch_failures:
+        with db.session() as session:
+            source_id = repo.sync_source(session, source.name, source.kind, source.url, True).id
+            for url, reason in outcome.fetch_failures:
+                repo.record_link(session, url, source_id, outcome="failed", at=now, error=reason)
+    return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    per_source: dict[str, dict[str, int]]
+    errors: list[str]
+
+
+async def _links_of(
+    source: SourceConfig, listing: Page, fetcher: Fetcher, limit: int
+) -> list[Link]:
+    if source.kind != "sitemap":
+        return discover_links(source.kind, listing.content, listing.final_url, limit=limit)
+    result = parse_sitemap(listing.content, listing.final_url, limit=limit)
+    links = list(result.links)
+    # A sitemap index lists child sitemaps; read the first few (news sites list the newest).
+    for child in result.child_sitemaps[:MAX_CHILD_SITEMAPS]:
+        page = await fetcher.get(child)
+        links.extend(parse_sitemap(page.content, page.final_url, limit=limit).links)
+    return links[:limit]
+
+
+def store_batch(
+    results: Sequence[ExtractResult], db: Database, settings: Settings, source_ids: dict[str, int]
+) -> BatchResult:
+    """Dedup, classify and store each article in its own transaction; count per source."""
+    watches = [compile_watch(name, spec) for name, spec in settings.watches.items() if spec.enabled]
+    channels = list(settings.channels)
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    errors: list[str] = []
+    since = datetime.now(UTC) - timedelta(days=settings.pipeline.near_duplicate_days)
+    with db.session() as session:
+        recent = {
+            f.id: (from_signed64(f.fingerprint), f.story_id)
+            for f in repo.recent_fingerprints(session, since)
+        }
+
+    for result in results:
+        job, article = result.job, result.article
+        count = counts[job.source]
+        source_id = source_ids[job.source]
+        now = datetime.now(UTC)
+        if article is None:
+            with db.session() as session:
+                repo.record_link(
+                    session, job.link, source_id, outcome="failed", at=now, error=result.error
+                )
+            count["extract_failed"] += 1
+            continue
+        try:
+            with db.session() as session:
+                existing = repo.article_id_by_url(session, article.canonical_url)
+                if existing is not None:
+                    # Another link (or an earlier run) already led to this canonical article.
+                    repo.record_link(
+                        session,
+                        job.link,
+                        source_id,
+                        outcome="duplicate",
+                        at=now,
+                        article_id=existing,
+                    )
+                    count["duplicates"] += 1
+                    continue
+                digest = text_hash(article.text)
+                fingerprint = simhash(article.text)
+                original = repo.article_by_text_hash(session, digest)
+                if original is None:
+                    near = nearest_duplicate(
+                        fingerprint,
+                        ((key, fp) for key, (fp, _) in recent.items()),
+                        DEFAULT_MAX_DISTANCE,
+                    )
+                    if near is not None:
+                        original = repo.Fingerprinted(
+                            near, to_signed64(recent[near][0]), recent[near][1]
+                        )
+                matches = [m for m in classify(watches, article.title, article.text) if m.matched]
+                alert_kind = decide_alert(matches, is_copy=original is not None)
+                stored = repo.store_article(
+                    session,
+                    article,
+                    text_hash=digest,
+                    fingerprint=to_signed64(fingerprint),
+                    matches=matches,
+                    duplicate_of=original,
+                    alert_kind=alert_kind,
+                    channels=channels,
+                    now=now,
+                )
+                repo.record_link(
+                    session,
+                    job.link,
+                    source_id,
+                    outcome="duplicate" if original else "stored",
+                    at=now,
+                    article_id=stored.article_id,
+                )
+        except SQLAlchemyError as exc:
+            # One article that cannot be stored must not cost the rest of the batch; its link
+            # stays unrecorded, so the next run tries it again.
+            count["store_failed"] += 1
+            errors.append(
+                f"{job.link}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
+            )
+            continue
+        if original is None:
+            recent[stored.article_id] = (fingerprint, stored.story_id)
+        count["stored"] += 1
+        count["duplicates"] += original is not None
+        count["matched"] += bool(matches)
+        count["alerts"] += stored.alert_id is not None
+    return BatchResult({name: dict(c) for name, c in counts.items()}, errors)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    started_at: datetime
+    finished_at: datetime | None = None
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deliveries: dict[str, int] = field(default_factory=dict)
+
+    def add_source(self, outcome: SourceOutcome, stored: dict[str, int]) -> None:
+        failures = len(outcome.fetch_failures) + stored.get("extract_failed", 0)
+        self.sources[outcome.name] = {
+            "status": outcome.status,
+            "error": outcome.error,
+            "links": outcome.links_found,
+            "new_links": outcome.new_links,
+            "fetched": len(outcome.jobs),
+            "page_failures": failures + stored.get("store_failed", 0),
+            "stored": stored.get("stored", 0),
+            "duplicates": stored.get("duplicates", 0),
+            "matched": stored.get("matched", 0),
+            "alerts": stored.get("alerts", 0),
+            "failure_examples": [f"{u}: {r}" for u, r in outcome.fetch_failures[:3]],
+        }
+
+    def source_line(self, name: str) -> str:
+        row = self.sources[name]
+        if row["status"] == "failed":
+            return f"source {name}: FAILED: {row['error']}"
+        if row["status"] == "not_modified":
+            return f"source {name}: not modified since last poll"
+        return (
+            f"source {name}: {row['links']} links, {row['new_links']} new, "
+            f"{row['fetched']} fetched, {row['page_failures']} failed, {row['stored']} stored "
+            f"({row['duplicates']} duplicates), {row['matched']} matched, {row['alerts']} alerts"
+        )
+
+    def totals(self) -> dict[str, int]:
+        keys = (
+            "new_links",
+            "fetched",
+            "page_failures",
+            "stored",
+            "duplicates",
+            "matched",
+            "alerts",
+        )
+        totals = {key: sum(int(row[key]) for row in self.sources.values()) for key in keys}
+        totals["sources"] = len(self.sources)
+        totals["sources_failed"] = sum(r["status"] == "failed" for r in self.sources.values())
+        return totals
+
+    def totals_line(self) -> str:
+        t = self.totals()
+        d = self.deliveries
+        return (
+            f"run finished: {t['sources']} sources ({t['sources_failed']} failed), "
+            f"{t['fetched']} pages fetched, {t['stored']} articles stored, {t['matched']} matched, "
+            f"{t['alerts']} alerts; deliveries {d.get('sent', 0)} sent, "
+            f"{d.get('retrying', 0)} to retry, {d.get('failed', 0)} failed"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "sources": self.sources,
+            "totals": self.totals(),
+            "deliveries": self.deliveries,
+        }

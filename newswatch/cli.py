@@ -1,0 +1,201 @@
+"""The `newswatch` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from newswatch.config import (
+    CONFIG_FILENAME,
+    ConfigError,
+    Settings,
+    default_config_text,
+    find_config,
+    load_settings,
+)
+from newswatch.prefect_env import configure_prefect_defaults
+from newswatch.tables import alerts_table, articles_table, sources_table, summary_table
+
+app = typer.Typer(
+    help=(
+        "newswatch: monitor security and trade news for IP theft and trade deals.\n\n"
+        "Polls news sources, extracts articles, classifies them against your watches, stores "
+        "them and alerts on new stories. Start with `newswatch demo`, then `newswatch run`."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+config_app = typer.Typer(help="Show, write or check the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+console = Console()
+errors = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help=f"Config file (default: $NEWSWATCH_CONFIG or ./{CONFIG_FILENAME}).",
+        dir_okay=False,
+    ),
+]
+WatchOption = Annotated[str | None, typer.Option("--watch", "-w", help="Only this watch.")]
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="How many rows.")]
+
+
+def _settings(config: Path | None) -> tuple[Settings, str | None]:
+    """Validated settings and the absolute config path to hand to the flow, or exit 2."""
+    try:
+        path = find_config(config)
+        return load_settings(path), str(path.resolve()) if path else None
+    except ConfigError as exc:
+        errors.print(
+            f"[red]configuration error[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
+
+
+def run_monitor(config_path: str | None) -> dict[str, Any]:
+    """Run the monitor flow once in this process (Prefect starts its API if none is set)."""
+    configure_prefect_defaults()
+    from flows.monitor import monitor  # imported late: importing Prefect takes seconds
+
+    result: dict[str, Any] = asyncio.run(monitor(config_path=config_path))
+    return result
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run one monitoring pass now: poll, fetch, extract, classify, store, alert."""
+    settings, config_path = _settings(config)
+    from storage.db import Database
+
+    errors.print(f"database: {Database(settings.database_url).display_url}", highlight=False)
+    errors.print(
+        f"polling {len(settings.enabled_sources())} sources "
+        "(Prefect's local API may take 10-20 s to start)…",
+        highlight=False,
+    )
+    summary = _run_or_exit(config_path)
+    if as_json:
+        console.print_json(json.dumps(summary))
+    else:
+        console.print(summary_table(summary))
+
+
+def _run_or_exit(config_path: str | None) -> dict[str, Any]:
+    from storage.db import DatabaseError
+
+    try:
+        return run_monitor(config_path)
+    except (ConfigError, DatabaseError) as exc:
+        errors.print(
+            f"[red]monitor run failed[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Serve the deployments of prefect.yaml here, on their schedules, until Ctrl-C."""
+    _settings_checked, config_path = _settings(config)
+    configure_prefect_defaults()
+    from flows.deployments import DeploymentConfigError, serve_all
+
+    try:
+        serve_all(config_path)
+    except DeploymentConfigError as exc:
+        errors.print(f"[red]cannot serve[/red]: {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def demo(
+    database: Annotated[
+        Path | None,
+        typer.Option(help="SQLite file to keep the demo's data in (default: a temporary one)."),
+    ] = None,
+) -> None:
+    """Run the real pipeline against a local sample newsroom on 127.0.0.1 and show the alerts."""
+    from newswatch.demo import run_demo
+
+    run_demo(console, database)
+
+
+@app.command()
+def sources(config: ConfigOption = None) -> None:
+    """The configured sources with their last poll: status, failures, articles stored."""
+    settings, _ = _settings(config)
+    console.print(sources_table(settings))
+
+
+@app.command()
+def articles(
+    config: ConfigOption = None, watch: WatchOption = None, limit: LimitOption = 20
+) -> None:
+    """Stored articles, newest first, with the watches they matched."""
+    settings, _ = _settings(config)
+    console.print(articles_table(settings, watch=watch, limit=limit))
+
+
+@app.command()
+def alerts(
+    config: ConfigOption = None,
+    watch: WatchOption = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only alerts with a failed delivery.")
+    ] = False,
+    limit: LimitOption = 20,
+) -> None:
+    """Alerts, newest first, with their delivery status per channel."""
+    settings, _ = _settings(config)
+    console.print(
+        alerts_table(settings, watch=watch, status="failed" if failed else None, limit=limit)
+    )
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the built-in default configuration."""
+    console.print(default_config_text(), markup=False, highlight=False)
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[Path, typer.Argument(help="Where to write it.")] = Path(CONFIG_FILENAME),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the default configuration to a file for you to edit."""
+    if path.exists() and not force:
+        errors.print(f"{path} exists; use --force to overwrite it", highlight=False)
+        raise typer.Exit(1)
+    path.write_text(default_config_text(), encoding="utf-8")
+    console.print(f"wrote {path}", highlight=False)
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the configuration and summarise it."""
+    settings, path = _settings(config)
+    console.print(
+        f"configuration OK ({path or 'built-in defaults'}): "
+        f"{len(settings.enabled_sources())} enabled sources, "
+        f"{sum(w.enabled for w in settings.watches.values())} watches, "
+        f"{len(settings.channels)} channels",
+        highlight=False,
+    )
+
+
+if __name__ == "__main__":
+    app()
