@@ -159,7 +159,8 @@ def store_batch(
             for f in repo.recent_fingerprints(session, since)
         }
 
-    for result in results:
+    # Oldest first, so that of two copies of a story the first published is the original.
+    for result in sorted(results, key=_publication_order):
         job, article = result.job, result.article
         count = counts[job.source]
         source_id = source_ids[job.source]
@@ -235,6 +236,11 @@ def store_batch(
         count["matched"] += bool(matches)
         count["alerts"] += stored.alert_id is not None
     return BatchResult({name: dict(c) for name, c in counts.items()}, errors)
+
+
+def _publication_order(result: ExtractResult) -> tuple[bool, datetime]:
+    published = result.article.published_at if result.article else None
+    return (published is None, published or result.job.fetched_at)
 
 
 @dataclass(slots=True)
