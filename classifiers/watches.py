@@ -650,7 +650,8 @@ def _score_document(watch: Watch, doc: Document) -> Match:
         score=value,
         threshold=spec.threshold,
         matched=matched,
-        terms=tuple(t.rule.name for t in tallies),
+        # The words as the article wrote them (most weight first): what an analyst recognises.
+        terms=_dedupe(w for t in tallies for w in surfaces.of(t.hits[0])),
         evidence=_evidence(doc, tallies, unit_score, surfaces),
         reason=reason,
     )

@@ -32,7 +32,7 @@ type = "console"
 def run_demo(console: Console, database: Path | None = None) -> None:
     from newswatch.cli import run_monitor
     from newswatch.config import load_settings
-    from newswatch.tables import alerts_table, articles_table, summary_table
+    from newswatch.tables import articles_table, summary_table
 
     with tempfile.TemporaryDirectory(prefix="newswatch-demo-") as tmp:
         db_path = database.resolve() if database else Path(tmp) / "demo.db"
@@ -54,6 +54,5 @@ def run_demo(console: Console, database: Path | None = None) -> None:
         console.print()
         console.print(summary_table(summary))
         console.print(articles_table(settings, watch=None, limit=50))
-        console.print(alerts_table(settings, watch=None, status=None, limit=50))
         if database:
             console.print(f"demo data kept in {db_path}")

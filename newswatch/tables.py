@@ -17,50 +17,40 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+SUMMARY_COLUMNS = (
+    # (header, key in a source row); short headers keep the table whole at 80 columns.
+    ("links", "links"),
+    ("new", "new_links"),
+    ("fetched", "fetched"),
+    ("failed", "page_failures"),
+    ("stored", "stored"),
+    ("dupes", "duplicates"),
+    ("matched", "matched"),
+    ("alerts", "alerts"),
+)
+STATUS_TEXT = {"ok": "[green]ok[/green]", "failed": "[red]failed[/red]", "not_modified": "304"}
+
+
 def summary_table(summary: dict[str, Any]) -> Table:
+    """Per source: polled with what outcome, and what came of its pages."""
     table = Table(title="newswatch run summary", title_justify="left")
-    for column in (
-        "source",
-        "status",
-        "links",
-        "new",
-        "fetched",
-        "failed",
-        "stored",
-        "dupes",
-        "matched",
-        "alerts",
-    ):
-        table.add_column(column, justify="left" if column in {"source", "status"} else "right")
+    table.add_column("source", ratio=1, overflow="fold")
+    table.add_column("status", no_wrap=True)
+    for header, _ in SUMMARY_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
     for name, row in summary["sources"].items():
-        status = {"failed": "[red]failed[/red]", "not_modified": "not modified"}.get(
-            row["status"], "[green]ok[/green]"
-        )
         table.add_row(
             escape(name),
-            status,
-            str(row["links"]),
-            str(row["new_links"]),
-            str(row["fetched"]),
-            str(row["page_failures"]),
-            str(row["stored"]),
-            str(row["duplicates"]),
-            str(row["matched"]),
-            str(row["alerts"]),
+            STATUS_TEXT.get(row["status"], row["status"]),
+            *(str(row[key]) for _, key in SUMMARY_COLUMNS),
         )
     totals, deliveries = summary["totals"], summary["deliveries"]
     table.add_section()
     table.add_row(
-        f"{totals['sources']} sources",
-        f"{totals['sources_failed']} failed",
+        f"total: {totals['sources']} sources",
+        f"{totals['sources_failed']} failed" if totals["sources_failed"] else "",
         "",
-        str(totals["new_links"]),
-        str(totals["fetched"]),
-        str(totals["page_failures"]),
-        str(totals["stored"]),
-        str(totals["duplicates"]),
-        str(totals["matched"]),
-        str(totals["alerts"]),
+        *(str(totals[key]) for _, key in SUMMARY_COLUMNS[1:]),
     )
     failures = [
         f"[red]{escape(name)}[/red]: {escape(str(row['error']))}"
@@ -116,20 +106,28 @@ def articles_table(settings: Settings, *, watch: str | None, limit: int) -> Tabl
     db = Database(settings.database_url)
     db.create_all()
     table = Table(title="articles, newest first", title_justify="left")
-    for column in ("stored", "source", "title", "watches", "story"):
-        table.add_column(column)
+    table.add_column("title", ratio=3, overflow="fold")
+    table.add_column("watches", ratio=1)
+    table.add_column("outcome", ratio=1)
+    table.add_column("source", ratio=1, overflow="fold")
+    table.add_column("stored", no_wrap=True)
     with db.session() as session:
-        for article in repo.list_articles(session, watch=watch, limit=limit):
-            watches = ", ".join(f"{m.watch} {m.score:.1f}" for m in article.matches) or "-"
-            story = str(article.story_id or "-")
-            if article.duplicate_of_id:
-                story += f" (copy of #{article.duplicate_of_id})"
+        rows = repo.list_articles(session, watch=watch, limit=limit)
+        alerted = repo.alerted_article_ids(session, [row.id for row in rows])
+        for article in rows:
+            watches = "\n".join(f"{m.watch} {m.score:.1f}" for m in article.matches) or "-"
+            if article.id in alerted:
+                outcome = f"[bold]alerted[/bold] (story {article.story_id})"
+            elif article.duplicate_of_id:
+                outcome = f"copy of #{article.duplicate_of_id}, story {article.story_id}"
+            else:
+                outcome = "stored" if not article.matches else f"story {article.story_id}"
             table.add_row(
-                _when(article.stored_at),
-                escape(article.source),
-                f"[link={escape(article.canonical_url)}]{escape(article.title[:90])}[/link]",
+                f"[link={escape(article.canonical_url)}]{escape(article.title)}[/link]",
                 watches,
-                story,
+                outcome,
+                escape(article.source),
+                article.stored_at.strftime("%m-%d %H:%M"),
             )
     db.dispose()
     return table

@@ -273,6 +273,12 @@ def list_alerts(
     ).all()
 
 
+def alerted_article_ids(session: Session, article_ids: Sequence[int]) -> set[int]:
+    if not article_ids:
+        return set()
+    return set(session.scalars(select(Alert.article_id).where(Alert.article_id.in_(article_ids))))
+
+
 def story_outlets(session: Session, story_id: int) -> list[str]:
     rows = session.scalars(
         select(func.coalesce(Article.sitename, Article.source))

@@ -86,7 +86,7 @@ def test_trade_secret_indictment_matches_ip_theft_with_evidence(defaults: dict[s
         for term in ev.terms:  # the words shown are the words in the sentence
             assert term in ev.sentence
     assert "economic espionage" in m.evidence[0].sentence
-    assert "trade secret(s)" in m.terms
+    assert "trade secrets" in m.terms  # the words as written, not the rule
 
 
 def test_ransomware_breach_is_not_ip_theft(defaults: dict[str, Watch]) -> None:
@@ -195,7 +195,7 @@ def test_negation_downweights_a_term() -> None:
 def test_fully_negated_term_is_no_evidence() -> None:
     watch = make(terms={"trade secret(s)": 3.0, "tariff(s)": 3.0}, min_terms=2, negation_factor=0)
     m = score(watch, "", "Tariffs rose. There were no trade secrets involved.")
-    assert m.terms == ("tariff(s)",)
+    assert m.terms == ("Tariffs",)
     assert m.reason.startswith("rejected: 1 distinct term(s), need 2")
 
 
@@ -231,11 +231,11 @@ def test_phrases_match_whole_words_with_wildcards_and_endings() -> None:
     m = score(
         watch, "", "The US tariffed goods; state sponsored secrets of the U.S. were secretive."
     )
-    assert set(m.terms) == {"tariff*", "secret(s)", "u.s.", "state-sponsored"}
+    assert set(m.terms) == {"tariffed", "secrets", "U.S", "state sponsored"}
     assert "secretive" not in " ".join(t for e in m.evidence for t in e.terms)
     assert score(watch, "", "Subtariffs? Antisecrets.").terms == ()  # from a word's start only
     # Hyphens split words, so the second half of a compound is a word of its own.
-    assert score(watch, "", "Counter-tariffs.").terms == ("tariff*",)
+    assert score(watch, "", "Counter-tariffs.").terms == ("tariffs",)
 
 
 def test_evidence_is_trimmed_and_at_most_three_sentences() -> None:
