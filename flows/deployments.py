@@ -55,6 +55,13 @@ def _concurrency(value: Any) -> int | ConcurrencyLimitConfig | None:
 
 def serve_all(config_path: str | None = None, path: Path = PREFECT_YAML) -> None:
     """Serve every deployment in prefect.yaml from this process, with its schedules."""
+    serve(*build_deployments(config_path, path))
+
+
+def build_deployments(
+    config_path: str | None = None, path: Path = PREFECT_YAML
+) -> list[RunnerDeployment]:
+    """prefect.yaml's deployments as runnable objects, the config path set if given."""
     runnable = []
     for entry in load_deployments(path):
         flow = FLOWS.get(entry.get("entrypoint", ""))
@@ -78,4 +85,4 @@ def serve_all(config_path: str | None = None, path: Path = PREFECT_YAML) -> None
                 ),
             )
         )
-    serve(*runnable)
+    return runnable

@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import State, TaskRun
+from prefect.runtime import task_run as prefect_task_run
 
 from alerts.outbox import RetryPolicy, deliver_pending
 from extractors.extract import ExtractionError, extract_article
@@ -38,9 +38,11 @@ from storage.db import Database
 POOL_MIN_PAGES = 12
 
 
-def _transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry a poll only for errors that may pass: timeouts, network, 5xx and 429."""
-    exc = state.data if isinstance(state.data, BaseException) else None
+POLL_RETRIES = 2
+
+
+def _transient(exc: Exception) -> bool:
+    """Errors that may pass on their own: timeouts, network errors, 5xx and 429."""
     if isinstance(exc, FetchError):
         return exc.kind in {"timeout", "network"} or (
             exc.kind == "http_status" and (exc.status or 0) in {429, 500, 502, 503, 504}
@@ -51,18 +53,27 @@ def _transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
 @task(
     name="poll-source",
     task_run_name="poll-{source.name}",
-    retries=2,
+    retries=POLL_RETRIES,
     retry_delay_seconds=[2, 8],
     retry_jitter_factor=0.5,
-    retry_condition_fn=_transient,
     cache_policy=NO_CACHE,
     persist_result=False,
 )
 async def poll_source(
     source: SourceConfig, fetcher: Fetcher, db: Database, settings: Settings
 ) -> SourceOutcome:
-    """Conditional GET of one source, link discovery, then the pages not seen before."""
-    return await discover(source, fetcher, db, settings)
+    """Conditional GET of one source, link discovery, then the pages not seen before.
+
+    A transient error is raised while retries remain, so Prefect retries the poll after a
+    delay; the last failure, or a permanent one, becomes the source's reported outcome, so
+    a broken source costs one log line, not a traceback, and never fails the run.
+    """
+    try:
+        return await discover(source, fetcher, db, settings)
+    except (FetchError, LinkDiscoveryError) as exc:
+        if _transient(exc) and prefect_task_run.get_run_count() <= POLL_RETRIES:
+            raise
+        return SourceOutcome.failed(source.name, str(exc))
 
 
 @task(name="extract-batch", cache_policy=NO_CACHE, persist_result=False)
@@ -134,15 +145,19 @@ async def monitor(config_path: str | None = None) -> dict[str, Any]:
             }
         summary = RunSummary(started_at=datetime.now(UTC))
 
-        async def poll(source: SourceConfig) -> SourceOutcome:
-            # A broken source is reported and skipped; the others go on.
-            try:
-                return await poll_source(source, fetcher, db, settings)
-            except (FetchError, LinkDiscoveryError) as exc:
-                return SourceOutcome.failed(source.name, str(exc))
-
         async with Fetcher(fetch_policy(settings.http)) as fetcher:
-            outcomes = list(await asyncio.gather(*(poll(s) for s in sources)))
+            polled = await asyncio.gather(
+                *(poll_source(s, fetcher, db, settings) for s in sources), return_exceptions=True
+            )
+        outcomes: list[SourceOutcome] = []
+        for source, result in zip(sources, polled, strict=True):
+            if isinstance(result, BaseException):
+                # A bug met on one source's content must not cost the other sources their run;
+                # Prefect has logged its traceback with the failed task.
+                if not isinstance(result, Exception):
+                    raise result
+                result = SourceOutcome.failed(source.name, f"unexpected error: {result!r}")
+            outcomes.append(result)
 
         jobs = [job for outcome in outcomes for job in outcome.jobs]
         results = await extract_batch(jobs, settings.pipeline.extract_workers) if jobs else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -18,9 +19,8 @@ def _when(value: datetime | None) -> str:
 
 
 SUMMARY_COLUMNS = (
-    # (header, key in a source row); short headers keep the table whole at 80 columns.
-    ("links", "links"),
-    ("new", "new_links"),
+    # (header, key in a source row); few, short columns keep the table whole at 80 columns.
+    # New links are fetched + failed; the JSON summary has every count.
     ("fetched", "fetched"),
     ("failed", "page_failures"),
     ("stored", "stored"),
@@ -33,8 +33,10 @@ STATUS_TEXT = {"ok": "[green]ok[/green]", "failed": "[red]failed[/red]", "not_mo
 
 def summary_table(summary: dict[str, Any]) -> Table:
     """Per source: polled with what outcome, and what came of its pages."""
-    table = Table(title="newswatch run summary", title_justify="left")
-    table.add_column("source", ratio=1, overflow="fold")
+    table = Table(
+        title="newswatch run summary", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    table.add_column("source", min_width=14, overflow="fold")
     table.add_column("status", no_wrap=True)
     for header, _ in SUMMARY_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
@@ -47,10 +49,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     totals, deliveries = summary["totals"], summary["deliveries"]
     table.add_section()
     table.add_row(
-        f"total: {totals['sources']} sources",
-        f"{totals['sources_failed']} failed" if totals["sources_failed"] else "",
+        f"total: {totals['sources']} sources, {totals['sources_failed']} failed",
         "",
-        *(str(totals[key]) for _, key in SUMMARY_COLUMNS[1:]),
+        *(str(totals[key]) for _, key in SUMMARY_COLUMNS),
     )
     failures = [
         f"[red]{escape(name)}[/red]: {escape(str(row['error']))}"

@@ -15,8 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from newswatch.cli import app
+from newswatch.demo import run_demo
 from newswatch.newsroom import Newsroom, SampleArticle, load_later_articles, load_sample_articles
 from storage.db import Database
 from storage.models import Alert, Article, Delivery, Source
@@ -32,6 +36,7 @@ class Scenario:
     slack: SlackReceiver
     smtp: SmtpServer
     db: Database
+    config: Path
     runs: list[dict[str, Any]] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
     article_hits: list[int] = field(default_factory=list)
@@ -106,7 +111,7 @@ def scenario(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) ->
         config = tmp / "newswatch.toml"
         write_config(config, newsroom, slack, smtp, db_url)
         db = Database(db_url)
-        scenario = Scenario(newsroom, slack, smtp, db)
+        scenario = Scenario(newsroom, slack, smtp, db, config)
         run_once(scenario, config)  # 0: first run over the whole newsroom
         run_once(scenario, config)  # 1: nothing changed
         newsroom.publish(_late_article())
@@ -231,3 +236,42 @@ def test_a_new_article_is_the_only_page_fetched_next_time(scenario: Scenario) ->
     assert scenario.article_hits[2] == scenario.article_hits[1] + 1
     assert third["totals"]["alerts"] == 1
     assert scenario.slack_counts[2] == scenario.slack_counts[1] + 1
+
+
+def _words(text: str) -> str:
+    """Terminal output with box drawing and line wrapping undone, for substring checks."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_cli_lists_sources_articles_and_alerts(scenario: Scenario) -> None:
+    runner = CliRunner()
+    env = {"COLUMNS": "250"}
+    config = str(scenario.config)
+
+    sources = runner.invoke(app, ["sources", "--config", config], env=env)
+    assert sources.exit_code == 0, sources.output
+    assert "newsroom" in sources.output and "unreachable" in sources.output
+    assert "failed" in sources.output
+
+    ip_only = runner.invoke(app, ["articles", "-c", config, "--watch", "ip_theft"], env=env)
+    assert ip_only.exit_code == 0, ip_only.output
+    listed = _words(ip_only.output)
+    for sample in load_sample_articles():
+        assert (sample.title in listed) == ("ip_theft" in sample.expect), sample.slug
+
+    alerts = runner.invoke(app, ["alerts", "-c", config], env=env)
+    assert alerts.exit_code == 0 and "sent" in alerts.output
+    failed = runner.invoke(app, ["alerts", "-c", config, "--failed"], env=env)
+    assert failed.exit_code == 0 and "new_story" not in failed.output
+
+
+def test_demo_alerts_on_the_relevant_stories_only(prefect_harness: None) -> None:
+    console = Console(file=io.StringIO(), width=200)
+    alerts = io.StringIO()
+    with contextlib.redirect_stdout(alerts):  # the console channel prints to stdout
+        run_demo(console)
+    shown = _words(alerts.getvalue())
+    for sample in load_sample_articles():
+        expected = bool(sample.expect) and not sample.syndicated_from
+        assert (sample.title in shown) == expected, sample.slug
+    assert "10 sent" in console.file.getvalue()  # type: ignore[attr-defined]
