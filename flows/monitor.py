@@ -95,6 +95,8 @@ def _extract_one(job: PageJob) -> ExtractResult:
         )
     except ExtractionError as exc:
         return ExtractResult(job=job, article=None, error=str(exc))
+    except Exception as exc:  # one malformed page must not cost the batch its other pages
+        return ExtractResult(job=job, article=None, error=f"extraction failed: {exc!r}")
     return ExtractResult(job=job, article=article, error=None)
 
 
