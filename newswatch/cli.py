@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -108,9 +109,30 @@ def _run_or_exit(config_path: str | None) -> dict[str, Any]:
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
-    """Serve the deployments of prefect.yaml here, on their schedules, until Ctrl-C."""
-    _settings_checked, config_path = _settings(config)
+    """Serve the deployments of prefect.yaml here, on their schedules, until Ctrl-C.
+
+    Without PREFECT_API_URL a local Prefect server (with its UI) is started for them.
+    """
+    _, config_path = _settings(config)
     configure_prefect_defaults()
+    if os.environ.get("PREFECT_API_URL"):
+        _serve(config_path)
+        return
+    from flows.local_server import LocalServerError, local_prefect_server
+
+    errors.print("starting a local Prefect server (10-30 s)…", highlight=False)
+    try:
+        with local_prefect_server() as api_url:
+            # Set before Prefect is first imported, so its settings point at this server.
+            os.environ["PREFECT_API_URL"] = api_url
+            errors.print(f"Prefect UI: {api_url.removesuffix('/api')}", highlight=False)
+            _serve(config_path)
+    except LocalServerError as exc:
+        errors.print(f"[red]cannot serve[/red]: {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _serve(config_path: str | None) -> None:
     from flows.deployments import DeploymentConfigError, serve_all
 
     try:

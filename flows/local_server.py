@@ -1,0 +1,70 @@
+"""A Prefect server for `newswatch serve` when none is configured.
+
+Prefect's temporary (ephemeral) API runs no background services, so schedules served
+against it never create a run. Serving therefore needs a real server: this starts
+`prefect server start` on 127.0.0.1 as a child process and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+DEFAULT_PORT = 4200
+STARTUP_TIMEOUT_S = 180.0
+
+
+class LocalServerError(RuntimeError):
+    pass
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+
+@contextmanager
+def local_prefect_server(port: int = DEFAULT_PORT) -> Iterator[str]:
+    """Run a Prefect server with its services; yield its API URL once it is healthy."""
+    port = _free_port(port)
+    api_url = f"http://127.0.0.1:{port}/api"
+    command = [sys.executable, "-m", "prefect", "server", "start"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        _wait_healthy(server, api_url)
+        yield api_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _wait_healthy(server: subprocess.Popen[bytes], api_url: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise LocalServerError(f"prefect server exited with code {server.returncode}")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise LocalServerError(f"prefect server did not answer at {api_url} within the time limit")
