@@ -27,6 +27,8 @@ class LocalServerError(RuntimeError):
 
 def _free_port(preferred: int) -> int:
     with socket.socket() as probe:
+        # As the server will: a port lingering in TIME_WAIT after a restart is free to reuse.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", preferred))
             return preferred
