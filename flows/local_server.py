@@ -26,15 +26,15 @@ class LocalServerError(RuntimeError):
 
 
 def _free_port(preferred: int) -> int:
+    """`preferred` when it is free, else any free port (0 asks for any)."""
     with socket.socket() as probe:
         # As the server will: a port lingering in TIME_WAIT after a restart is free to reuse.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
+        return int(probe.getsockname()[1])
 
 
 @contextmanager
