@@ -60,7 +60,7 @@ def _transient(exc: Exception) -> bool:
     persist_result=False,
 )
 async def poll_source(
-    source: SourceConfig, fetcher: Fetcher, db: Database, settings: Settings
+    source: SourceConfig, fetcher: Fetcher, db: Database, settings: Settings, claimed: set[str]
 ) -> SourceOutcome:
     """Conditional GET of one source, link discovery, then the pages not seen before.
 
@@ -69,7 +69,7 @@ async def poll_source(
     a broken source costs one log line, not a traceback, and never fails the run.
     """
     try:
-        return await discover(source, fetcher, db, settings)
+        return await discover(source, fetcher, db, settings, claimed)
     except (FetchError, LinkDiscoveryError) as exc:
         if _transient(exc) and prefect_task_run.get_run_count() <= POLL_RETRIES:
             raise
@@ -147,9 +147,11 @@ async def monitor(config_path: str | None = None) -> dict[str, Any]:
             }
         summary = RunSummary(started_at=datetime.now(UTC))
 
+        claimed: set[str] = set()  # links being fetched in this run, shared by the polls
         async with Fetcher(fetch_policy(settings.http)) as fetcher:
             polled = await asyncio.gather(
-                *(poll_source(s, fetcher, db, settings) for s in sources), return_exceptions=True
+                *(poll_source(s, fetcher, db, settings, claimed) for s in sources),
+                return_exceptions=True,
             )
         outcomes: list[SourceOutcome] = []
         for source, result in zip(sources, polled, strict=True):

@@ -83,30 +83,46 @@ def fetch_policy(http: HttpConfig) -> FetchPolicy:
 
 
 async def discover(
-    source: SourceConfig, fetcher: Fetcher, db: Database, settings: Settings
+    source: SourceConfig,
+    fetcher: Fetcher,
+    db: Database,
+    settings: Settings,
+    claimed: set[str] | None = None,
 ) -> SourceOutcome:
-    """Poll one source and fetch the article pages it lists that were never stored."""
+    """Poll one source; fetch the pages it lists that were never stored, and retry the
+    ones that failed before (even when the listing itself has not changed).
+
+    `claimed` holds the links other sources of the same run are already fetching, so two
+    sources listing one article fetch it once.
+    """
+    claimed = set() if claimed is None else claimed
+    max_attempts = settings.http.max_link_attempts
     with db.session() as session:
         row = repo.get_source(session, source.name)
-        etag, last_modified = (row.etag, row.last_modified) if row else (None, None)
+        if row is None:
+            raise LookupError(f"source {source.name!r} is not in the database")
+        source_id, etag, last_modified = row.id, row.etag, row.last_modified
+        retry = repo.retryable_links(session, source_id, max_attempts)
     listing = await fetcher.get(source.url, etag=etag, last_modified=last_modified)
-    if listing.not_modified:
-        return SourceOutcome(source.name, "not_modified", etag=etag, last_modified=last_modified)
-
     cap = source.max_new_links or settings.http.max_new_links_per_source
-    links = await _links_of(source, listing, fetcher, limit=max(cap * 5, 500))
+    if listing.not_modified:
+        outcome = SourceOutcome(source.name, "not_modified", etag=etag, last_modified=last_modified)
+        links: list[Link] = []
+    else:
+        links = await _links_of(source, listing, fetcher, limit=max(cap * 5, 500))
+        outcome = SourceOutcome(
+            source.name,
+            "ok",
+            etag=listing.etag,
+            last_modified=listing.last_modified,
+            links_found=len(links),
+        )
     with db.session() as session:
-        new = repo.unseen_links(
-            session, [link.url for link in links], settings.http.max_link_attempts
-        )[:cap]
-    outcome = SourceOutcome(
-        source.name,
-        "ok",
-        etag=listing.etag,
-        last_modified=listing.last_modified,
-        links_found=len(links),
-        new_links=len(new),
-    )
+        unseen = repo.unseen_links(session, [link.url for link in links] + retry, max_attempts)
+    new = [url for url in unseen if url not in claimed][:cap]
+    claimed.update(new)
+    outcome.new_links = len(new)
+
     pages = await asyncio.gather(*(fetcher.get(url) for url in new), return_exceptions=True)
     now = datetime.now(UTC)
     for url, page in zip(new, pages, strict=True):
@@ -118,7 +134,6 @@ async def discover(
             outcome.jobs.append(PageJob(source.name, url, page, now))
     if outcome.fetch_failures:
         with db.session() as session:
-            source_id = repo.sync_source(session, source.name, source.kind, source.url, True).id
             for url, reason in outcome.fetch_failures:
                 repo.record_link(session, url, source_id, outcome="failed", at=now, error=reason)
     return outcome

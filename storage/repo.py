@@ -98,6 +98,21 @@ def unseen_links(session: Session, urls: Sequence[str], max_attempts: int) -> li
     return [u for u in dict.fromkeys(urls) if u not in done]
 
 
+def retryable_links(session: Session, source_id: int, max_attempts: int) -> list[str]:
+    """A source's links whose fetch or extraction failed fewer than max_attempts times."""
+    return list(
+        session.scalars(
+            select(Link.url)
+            .where(
+                Link.source_id == source_id,
+                Link.outcome == "failed",
+                Link.attempts < max_attempts,
+            )
+            .order_by(Link.first_seen_at.desc())
+        )
+    )
+
+
 def record_link(
     session: Session,
     url: str,
