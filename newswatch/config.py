@@ -18,12 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from alerts.channels import ChannelConfig
-from classifiers.watches import WatchSpec
+from classifiers.watches import WatchName, WatchSpec
 from newswatch.models import SourceKind
 
 CONFIG_FILENAME = "newswatch.toml"
 # Sections a user file replaces as a whole, so removing a default source is just leaving it out.
 WHOLE_SECTIONS = ("sources", "watches", "channels")
+CHANNEL_TYPES = frozenset({"console", "slack", "email"})
 
 
 class ConfigError(Exception):
@@ -91,7 +92,7 @@ class Settings(BaseSettings):
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
-    watches: dict[str, WatchSpec] = Field(default_factory=dict)
+    watches: dict[WatchName, WatchSpec] = Field(default_factory=dict)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -186,9 +187,16 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
 def _describe(exc: ValidationError, where: str, text: str) -> str:
     lines = [f"{where}: invalid configuration ({exc.error_count()} problem(s))"]
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
-        # Discriminated unions add the tag to the location; it is not a key the user wrote.
-        loc = [part for part in loc if part not in {"console", "slack", "email", "webhook"}] or loc
+        loc = [
+            str(part)
+            for part in error["loc"]
+            # "[key]" marks an error in a table's key (a watch phrase), not a key of its own.
+            if not str(part).startswith("function-") and part != "[key]"
+        ]
+        # A channel's discriminated union adds its type tag to the location
+        # (channels.NAME.TYPE.key); it is not a key the user wrote.
+        if len(loc) > 3 and loc[0] == "channels" and loc[2] in CHANNEL_TYPES:
+            del loc[2]
         key = ".".join(loc) or "(top level)"
         line = _line_of(text, loc)
         at = f"line {line}: " if line else ""
@@ -198,34 +206,36 @@ def _describe(exc: ValidationError, where: str, text: str) -> str:
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:
-    """Best-effort line of a dotted key in a TOML file: its table header, then the key."""
-    if not text or not loc:
-        return None
+    """Best-effort line of a dotted key in a TOML file: the key under its deepest table
+    header, else the header itself, else a top-level key."""
     lines = text.splitlines()
-    header_at: int | None = None
     for depth in range(len(loc), 0, -1):
-        pattern = re.compile(
+        header = re.compile(
             r"^\s*\[\[?\s*"
-            + r"\s*\.\s*".join(re.escape(p) for p in loc[:depth])
+            + r"\s*\.\s*".join(_toml_key(part) for part in loc[:depth])
             + r"\s*\]\]?\s*(#.*)?$"
         )
-        for number, line in enumerate(lines, start=1):
-            if pattern.match(line):
-                header_at = number
-                rest = loc[depth:]
-                break
-        if header_at is not None:
-            break
-    if header_at is None:
-        rest = loc
-        start = 0
-    else:
-        start = header_at
-    if rest:
-        key_pattern = re.compile(r"^\s*" + re.escape(rest[0]) + r"\s*=")
-        for number in range(start, len(lines)):
-            if lines[number].lstrip().startswith("["):
-                break
-            if key_pattern.match(lines[number]):
-                return number + 1
-    return header_at
+        for index, line in enumerate(lines):
+            if header.match(line):
+                return _key_line(lines, index + 1, loc[depth:]) or index + 1
+    return _key_line(lines, 0, loc)
+
+
+def _key_line(lines: list[str], start: int, keys: list[str]) -> int | None:
+    """The line of keys[0] = ... in the table that starts at `start`."""
+    if not keys:
+        return None
+    pattern = re.compile(r"^\s*" + _toml_key(keys[0]) + r"\s*=")
+    for index in range(start, len(lines)):
+        if lines[index].lstrip().startswith("["):
+            return None
+        if pattern.match(lines[index]):
+            return index + 1
+    return None
+
+
+def _toml_key(key: str) -> str:
+    """A pattern for one key as TOML may write it: bare or quoted (watch phrases are quoted:
+    ``"trade secret(s)" = 3.0``)."""
+    k = re.escape(key)
+    return rf"(?:{k}|\"{k}\"|'{k}')"

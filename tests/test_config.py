@@ -112,3 +112,17 @@ def test_cli_config_init_writes_a_file_that_loads(tmp_path: Path) -> None:
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 0, result.output
     assert "configuration OK" in result.output
+
+
+def test_channel_errors_name_the_key_without_the_type_tag(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        '[channels.email]\ntype = "email"\nhost = "smtp.example.org"\n'
+        'sender = "a@example.org"\nrecipients = []\n'
+        '[sources.email]\nkind = "rss"\nurl = "ftp://example.org/feed"\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    message = str(error.value)
+    assert "line 5: channels.email.recipients" in message
+    assert "line 8: sources.email.url" in message
