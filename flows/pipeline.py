@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from classifiers.fingerprint import (
     DEFAULT_MAX_DISTANCE,
@@ -22,7 +23,7 @@ from classifiers.fingerprint import (
     to_signed64,
 )
 from classifiers.stories import decide_alert, nearest_duplicate
-from classifiers.watches import classify, compile_watch
+from classifiers.watches import Watch, classify, compile_watch
 from extractors.http import Fetcher, FetchError, FetchPolicy
 from extractors.links import discover_links, parse_sitemap
 from newswatch.config import HttpConfig, Settings, SourceConfig
@@ -159,98 +160,116 @@ async def _links_of(
     return links[:limit]
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What storing a batch needs besides the articles: watches, channels, and the
+    fingerprints of recent originals (updated as the batch adds originals)."""
+
+    watches: list[Watch]
+    channels: list[str]
+    recent: dict[int, tuple[int, int | None]]  # article id -> (SimHash, story id)
+
+    def original_of(
+        self, session: Session, digest: str, fingerprint: int
+    ) -> repo.Fingerprinted | None:
+        """The stored article this text copies: same normalised text, else a near-duplicate."""
+        exact = repo.article_by_text_hash(session, digest)
+        if exact is not None:
+            return exact
+        candidates = ((key, fp) for key, (fp, _) in self.recent.items())
+        near = nearest_duplicate(fingerprint, candidates, DEFAULT_MAX_DISTANCE)
+        if near is None:
+            return None
+        near_fp, story_id = self.recent[near]
+        return repo.Fingerprinted(near, to_signed64(near_fp), story_id)
+
+
 def store_batch(
     results: Sequence[ExtractResult], db: Database, settings: Settings, source_ids: dict[str, int]
 ) -> BatchResult:
     """Dedup, classify and store each article in its own transaction; count per source."""
-    watches = [compile_watch(name, spec) for name, spec in settings.watches.items() if spec.enabled]
-    channels = list(settings.channels)
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    errors: list[str] = []
     since = datetime.now(UTC) - timedelta(days=settings.pipeline.near_duplicate_days)
     with db.session() as session:
         recent = {
             f.id: (from_signed64(f.fingerprint), f.story_id)
             for f in repo.recent_fingerprints(session, since)
         }
-
+    batch = _Batch(
+        watches=[compile_watch(n, spec) for n, spec in settings.watches.items() if spec.enabled],
+        channels=list(settings.channels),
+        recent=recent,
+    )
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    errors: list[str] = []
     # Oldest first, so that of two copies of a story the first published is the original.
     for result in sorted(results, key=_publication_order):
-        job, article = result.job, result.article
-        count = counts[job.source]
+        job = result.job
         source_id = source_ids[job.source]
         now = datetime.now(UTC)
-        if article is None:
-            with db.session() as session:
-                repo.record_link(
-                    session, job.link, source_id, outcome="failed", at=now, error=result.error
-                )
-            count["extract_failed"] += 1
-            continue
         try:
             with db.session() as session:
-                existing = repo.article_id_by_url(session, article.canonical_url)
-                if existing is not None:
-                    # Another link (or an earlier run) already led to this canonical article.
+                if result.article is None:
                     repo.record_link(
-                        session,
-                        job.link,
-                        source_id,
-                        outcome="duplicate",
-                        at=now,
-                        article_id=existing,
+                        session, job.link, source_id, outcome="failed", at=now, error=result.error
                     )
-                    count["duplicates"] += 1
+                    counts[job.source]["extract_failed"] += 1
                     continue
-                digest = text_hash(article.text)
-                fingerprint = simhash(article.text)
-                original = repo.article_by_text_hash(session, digest)
-                if original is None:
-                    near = nearest_duplicate(
-                        fingerprint,
-                        ((key, fp) for key, (fp, _) in recent.items()),
-                        DEFAULT_MAX_DISTANCE,
-                    )
-                    if near is not None:
-                        original = repo.Fingerprinted(
-                            near, to_signed64(recent[near][0]), recent[near][1]
-                        )
-                matches = [m for m in classify(watches, article.title, article.text) if m.matched]
-                alert_kind = decide_alert(matches, is_copy=original is not None)
-                stored = repo.store_article(
-                    session,
-                    article,
-                    text_hash=digest,
-                    fingerprint=to_signed64(fingerprint),
-                    matches=matches,
-                    duplicate_of=original,
-                    alert_kind=alert_kind,
-                    channels=channels,
-                    now=now,
-                )
-                repo.record_link(
-                    session,
-                    job.link,
-                    source_id,
-                    outcome="duplicate" if original else "stored",
-                    at=now,
-                    article_id=stored.article_id,
+                added, new_original = _store_one(
+                    session, batch, result.article, job.link, source_id, now
                 )
         except SQLAlchemyError as exc:
             # One article that cannot be stored must not cost the rest of the batch; its link
             # stays unrecorded, so the next run tries it again.
-            count["store_failed"] += 1
+            counts[job.source]["store_failed"] += 1
             errors.append(
                 f"{job.link}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
             )
             continue
-        if original is None:
-            recent[stored.article_id] = (fingerprint, stored.story_id)
-        count["stored"] += 1
-        count["duplicates"] += original is not None
-        count["matched"] += bool(matches)
-        count["alerts"] += stored.alert_id is not None
+        counts[job.source].update(added)
+        if new_original is not None:  # only once committed: later copies may point at it
+            article_id, fingerprint, story_id = new_original
+            batch.recent[article_id] = (fingerprint, story_id)
     return BatchResult({name: dict(c) for name, c in counts.items()}, errors)
+
+
+def _store_one(
+    session: Session, batch: _Batch, article: Article, link: str, source_id: int, now: datetime
+) -> tuple[Counter[str], tuple[int, int, int | None] | None]:
+    """Store one article; return the counts it adds and, for an original, its fingerprint."""
+    existing = repo.article_id_by_url(session, article.canonical_url)
+    if existing is not None:
+        # Another link (or an earlier run) already led to this canonical article.
+        repo.record_link(session, link, source_id, outcome="duplicate", at=now, article_id=existing)
+        return Counter(duplicates=1), None
+    digest, fingerprint = text_hash(article.text), simhash(article.text)
+    original = batch.original_of(session, digest, fingerprint)
+    matches = [m for m in classify(batch.watches, article.title, article.text) if m.matched]
+    stored = repo.store_article(
+        session,
+        article,
+        text_hash=digest,
+        fingerprint=to_signed64(fingerprint),
+        matches=matches,
+        duplicate_of=original,
+        alert_kind=decide_alert(matches, is_copy=original is not None),
+        channels=batch.channels,
+        now=now,
+    )
+    repo.record_link(
+        session,
+        link,
+        source_id,
+        outcome="duplicate" if original else "stored",
+        at=now,
+        article_id=stored.article_id,
+    )
+    added = Counter(
+        stored=1,
+        duplicates=int(original is not None),
+        matched=int(bool(matches)),
+        alerts=int(stored.alert_id is not None),
+    )
+    return added, None if original else (stored.article_id, fingerprint, stored.story_id)
 
 
 def _publication_order(result: ExtractResult) -> tuple[bool, datetime]:
