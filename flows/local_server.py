@@ -46,7 +46,9 @@ def local_prefect_server(port: int = DEFAULT_PORT) -> Iterator[str]:
     command += ["--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    # A session of its own: Ctrl-C in the terminal must not stop the server before the
+    # runner has paused its deployments through it; the `finally` below stops it after.
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_healthy(server, api_url)
         yield api_url
