@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from typing import Any
@@ -82,10 +83,18 @@ async def extract_batch(jobs: Sequence[PageJob], workers: int) -> list[ExtractRe
     if len(jobs) < POOL_MIN_PAGES or workers < 2:
         return [_extract_one(job) for job in jobs]
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        return list(
-            await asyncio.gather(*(loop.run_in_executor(pool, _extract_one, job) for job in jobs))
-        )
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            return list(
+                await asyncio.gather(
+                    *(loop.run_in_executor(pool, _extract_one, job) for job in jobs)
+                )
+            )
+    except (BrokenProcessPool, RuntimeError) as exc:
+        # Spawned workers re-import the caller's main module; a script without a
+        # `__main__` guard cannot start them. Slower in one process beats no run at all.
+        get_run_logger().warning("extraction pool unavailable (%s); extracting in-process", exc)
+        return [_extract_one(job) for job in jobs]
 
 
 def _extract_one(job: PageJob) -> ExtractResult:
