@@ -55,6 +55,21 @@ def ablate(watch: Watch, records: list[dict[str, object]], predicted: list[bool]
             print(f"    needed for +{gained_tp} tp / +{gained_fp} fp: {term!r}")
 
 
+def term_document_counts(watch: Watch, records: list[dict[str, object]]) -> Counter[str]:
+    """In how many records each term of the watch fires (Match.terms holds the words as
+    written, so each term is scored on its own)."""
+    df: Counter[str] = Counter()
+    for term, weight in watch.spec.terms.items():
+        alone = watch.spec.model_copy(
+            update={"terms": {term: weight}, "exclude": {}, "context": [], "min_terms": 1}
+        )
+        single = compile_watch(watch.name, alone)
+        for rec in records:
+            title, _, text = str(rec["text"]).partition("\n")
+            df[term] += classify([single], title, text)[0].score > 0
+    return df
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -100,9 +115,7 @@ def main() -> None:
             ]
             sens.append(f"x{factor}: {prf(moved)[2]:.2f}")
         print("  threshold sensitivity F1: " + ", ".join(sens))
-        df: Counter[str] = Counter()
-        for res in results:
-            df.update(set(res[w].terms))
+        df = term_document_counts(watch, records)
         rare = [t for t in watch.spec.terms if df[t] <= 1]
         print(f"  terms firing in <=1 dev document: {len(rare)}/{len(watch.spec.terms)}")
         if args.verbose:

@@ -8,6 +8,9 @@ sum of its terms' weights, where
   cannot fire a watch on its own;
 * a term preceded closely by a negation ("no evidence ... source code") counts
   ``negation_factor`` times;
+* a term in a fragment - a short body line without final punctuation after the prose has
+  begun: another story's headline under "Related", a caption - counts ``fragment_weight``
+  times, and so does that line's ``sentence_cap``;
 * exclusion phrases (the typical vocabulary of look-alike stories) subtract their weight, or
   veto the article outright.
 
@@ -26,8 +29,8 @@ words within one sentence:
   Being operators, ``&`` and ``|`` cannot appear inside a word: "R&D" in a text is the words
   ``r d``, so write ``r d``.
 
-A term's score in the reason and evidence shows the words as written in the article, so an alert
-can highlight them; ``Match.terms`` holds the term keys of the watch, most weight first.
+The reason and evidence show the words as written in the article, so an alert can highlight
+them; ``Match.terms`` holds those words too (most weight first), not the watch's term keys.
 """
 
 from __future__ import annotations
@@ -39,9 +42,17 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+)
 
 from classifiers.text import fold, split_sentences, word_spans, words
 from newswatch.models import Evidence, Match
@@ -49,6 +60,8 @@ from newswatch.models import Evidence, Match
 MAX_WEIGHT = 100.0
 MIN_PREFIX = 2  # "a*" would match half the language
 NEGATION_WINDOW = 8  # tokens before a term in which a negation cue counts
+FRAGMENT_WORDS = 20  # longest line that counts as a list item / another story's headline
+PROSE_WORDS = 8  # a sentence at least this long means the story's prose has begun
 EVIDENCE_SENTENCES = 3
 EVIDENCE_CHARS = 300
 REASON_TERMS = 5
@@ -56,6 +69,7 @@ REASON_TERMS = 5
 _NEGATION_CUES = frozenset(
     ("not", "no", "never", "without", "neither", "nor", "none", "nothing", "unable", "cannot")
 )
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _SCOPE_BREAKS = frozenset(("but", "however", "although", "though", "while", "whereas", "yet"))
 _WORD_SYNTAX = re.compile(r"(?P<core>[^*()\s]+?)(?:(?P<star>\*)|\((?P<suffix>[^()\s]*)\))?")
 _CORE_CHARS = re.compile(r"[^\W_]|['’.\-]")
@@ -138,17 +152,47 @@ def parse_expression(source: str) -> _Expr:
     return tuple(groups)
 
 
-def _check_phrases(entries: Iterable[str], field: str) -> None:
-    for entry in entries:
-        try:
-            parse_expression(entry)
-        except PhraseSyntaxError as exc:
-            raise ValueError(f"{field}: {exc}") from None
+def _valid_phrase(phrase: str) -> str:
+    try:
+        parse_expression(phrase)
+    except PhraseSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+    return phrase
 
 
-def _check_weight(value: float, what: str) -> None:
-    if not (math.isfinite(value) and 0 < value <= MAX_WEIGHT):
-        raise ValueError(f"{what} must be > 0 and <= {MAX_WEIGHT:g}, got {value}")
+def _valid_weight(weight: float) -> float:
+    if not (math.isfinite(weight) and 0 < weight <= MAX_WEIGHT):
+        raise ValueError(f"weight must be > 0 and <= {MAX_WEIGHT:g}, got {weight}")
+    return weight
+
+
+def _valid_exclude_weight(value: object) -> float | Literal["veto"]:
+    if value == "veto":
+        return "veto"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f'an exclude entry takes a weight or "veto", got {value!r}')
+    return _valid_weight(float(value))
+
+
+def _vetoes_from_list(value: object) -> object:
+    # A plain list of exclude phrases means every one of them vetoes.
+    return dict.fromkeys(value, "veto") if isinstance(value, list) else value
+
+
+def _valid_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"watch name {name!r}: use letters, digits, '_' or '-'")
+    return name
+
+
+# A watch's name: the key of its [watches.<name>] table, stored with every match.
+WatchName = Annotated[str, AfterValidator(_valid_name)]
+
+# Validated per entry, so that an error's location names the phrase at fault (and the config
+# loader can point at its line): ("terms", "tra*de", "[key]") rather than just ("terms",).
+Phrase = Annotated[str, AfterValidator(_valid_phrase)]
+Weight = Annotated[float, AfterValidator(_valid_weight)]
+ExcludeWeight = Annotated[float | Literal["veto"], PlainValidator(_valid_exclude_weight)]
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -165,12 +209,14 @@ class WatchSpec(BaseModel):
     # Score an article must reach to match.
     threshold: float = Field(gt=0, allow_inf_nan=False)
     # Phrase -> weight (0 < weight <= 100).
-    terms: dict[str, float] = Field(min_length=1)
+    terms: dict[Phrase, Weight] = Field(min_length=1)
     # If set, some sentence holding a term must also hold one of these phrases.
-    context: list[str] = Field(default_factory=list)
+    context: list[Phrase] = Field(default_factory=list)
     # Phrase -> weight subtracted from the score, or "veto" to reject the article outright.
     # A plain list means every phrase is a veto.
-    exclude: dict[str, float | Literal["veto"]] | list[str] = Field(default_factory=dict)
+    exclude: Annotated[dict[Phrase, ExcludeWeight], BeforeValidator(_vetoes_from_list)] = Field(
+        default_factory=dict
+    )
     title_weight: float = Field(default=2.0, ge=0, le=10)
     # Distinct terms that must fire; 2 keeps one recurring word from deciding alone.
     min_terms: int = Field(default=1, ge=1)
@@ -178,40 +224,16 @@ class WatchSpec(BaseModel):
     repeat_decay: float = Field(default=0.35, ge=0, lt=1)
     # Multiplier for a term closely preceded by a negation ("no evidence that ...").
     negation_factor: float = Field(default=0.3, ge=0, le=1)
+    # Multiplier for a body line that does not end like a sentence (a list of other stories'
+    # headlines, a caption, navigation), and for its sentence_cap: a page that only lists an
+    # IP-theft headline under "Related" is not an IP-theft story.
+    fragment_weight: float = Field(default=0.5, ge=0, le=1)
     # Most one sentence can add to the score (the title: times title_weight), so that one
     # dense passing mention cannot carry an article; None = no cap.
     sentence_cap: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
-    @field_validator("terms")
-    @classmethod
-    def _valid_terms(cls, terms: dict[str, float]) -> dict[str, float]:
-        for phrase, weight in terms.items():
-            _check_phrases([phrase], "terms")
-            _check_weight(weight, f"terms: weight of {phrase!r}")
-        return terms
-
-    @field_validator("context")
-    @classmethod
-    def _valid_context(cls, context: list[str]) -> list[str]:
-        _check_phrases(context, "context")
-        return context
-
-    @field_validator("exclude")
-    @classmethod
-    def _valid_exclude(
-        cls, exclude: dict[str, float | Literal["veto"]] | list[str]
-    ) -> dict[str, float | Literal["veto"]] | list[str]:
-        _check_phrases(exclude, "exclude")
-        if isinstance(exclude, dict):
-            for phrase, weight in exclude.items():
-                if weight != "veto":
-                    _check_weight(weight, f"exclude: weight of {phrase!r}")
-        return exclude
-
     def exclusions(self) -> dict[str, float | None]:
         """Exclude entries as phrase -> weight, None meaning veto."""
-        if isinstance(self.exclude, list):
-            return dict.fromkeys(self.exclude)
         return {p: (None if w == "veto" else w) for p, w in self.exclude.items()}
 
 
@@ -317,8 +339,7 @@ class _IndexBuilder:
 
 def compile_watch(name: str, spec: WatchSpec) -> Watch:
     """Compile a spec once; the result is immutable and safe to share between threads."""
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"watch name {name!r}: use letters, digits, '_' or '-'")
+    _valid_name(name)
     b = _IndexBuilder()
     terms = tuple(b.rule(p, w) for p, w in spec.terms.items())
     context = tuple(b.rule(p, 0.0) for p in spec.context)
@@ -345,7 +366,7 @@ def parse_watches(table: Mapping[str, Any]) -> list[Watch]:
             watches.append(compile_watch(name, WatchSpec.model_validate(raw)))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'watch'}: {err['msg']}"
+                f"{'.'.join(str(p) for p in err['loc'] if p != '[key]') or 'watch'}: {err['msg']}"
                 for err in exc.errors()
             )
             raise WatchConfigError(f"watches.{name}: {problems}") from None
@@ -375,6 +396,9 @@ class _Unit(NamedTuple):
     text: str
     words: tuple[str, ...]
     is_title: bool
+    # A body line that does not end like a sentence: a list item, a headline of another
+    # story ("Related", "What's hot"), a caption or navigation, rather than the story's prose.
+    is_fragment: bool = False
 
     def negated(self, pos: int) -> bool:
         """Whether a negation cue stands within NEGATION_WINDOW words before ``pos``, with no
@@ -400,7 +424,14 @@ class Document:
 def prepare(title: str, text: str) -> Document:
     """Split and tokenise an article for :func:`classify`-style scoring."""
     units = [_Unit(s, tuple(words(s)), True) for s in split_sentences(title)]
-    units += [_Unit(s, tuple(words(s)), False) for s in split_sentences(text)]
+    # A fragment is short and comes after the story's prose has begun: the lines before it
+    # are the story's own headline, dek and byline; a long line is a quoted headline.
+    prose = False
+    for s in split_sentences(text):
+        tokens = tuple(words(s))
+        ends = _SENTENCE_END.search(s) is not None
+        units.append(_Unit(s, tokens, False, prose and not ends and len(tokens) <= FRAGMENT_WORDS))
+        prose = prose or (ends and len(tokens) >= PROSE_WORDS)
     units = [u for u in units if u.words]
     starts = tuple(accumulate((len(u.words) for u in units[:-1]), initial=0))
     where: dict[str, list[int]] = {}
@@ -475,6 +506,7 @@ def _scan(watch: Watch, doc: Document) -> _Scan:
             rule = watch.terms[t]
             for negated, parts in _rule_hits(rule, in_unit, watch.index, unit):
                 weight = rule.weight * (spec.title_weight if unit.is_title else 1.0)
+                weight *= spec.fragment_weight if unit.is_fragment else 1.0
                 weight *= spec.negation_factor if negated else 1.0
                 scan.hits[t].append(_Hit(weight, u, parts))
                 scan.term_units.add(u)
@@ -508,6 +540,8 @@ def _tally(watch: Watch, doc: Document, scan: _Scan) -> tuple[list[_Tally], dict
         cap = spec.sentence_cap
         if cap is not None and doc.units[u].is_title:
             cap *= max(spec.title_weight, 1.0)
+        elif cap is not None and doc.units[u].is_fragment:
+            cap *= spec.fragment_weight
         scale[u] = min(1.0, cap / raw) if cap is not None and raw > 0 else 1.0
 
     tallies: list[_Tally] = []

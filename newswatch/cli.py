@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from newswatch.config import (
 from newswatch.prefect_env import configure_prefect_defaults
 from newswatch.tables import alerts_table, articles_table, sources_table, summary_table
 
+if TYPE_CHECKING:
+    from classifiers.watches import Watch
+
 app = typer.Typer(
     help=(
         "newswatch: monitor security and trade news for IP theft and trade deals.\n\n"
@@ -35,6 +38,10 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Show, write or check the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+eval_app = typer.Typer(help="Measure the watches on labeled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+watches_app = typer.Typer(help="Try the watches on a text, file or page.", no_args_is_help=True)
+app.add_typer(watches_app, name="watches")
 
 console = Console()
 errors = Console(stderr=True)
@@ -217,6 +224,117 @@ def config_check(config: ConfigOption = None) -> None:
         f"{len(settings.channels)} channels",
         highlight=False,
     )
+
+
+def _compiled_watches(settings: Settings, only: list[str] | None) -> list[Watch]:
+    """The enabled watches (or the ones named, enabled or not), compiled; exit 2 on a name
+    that is not configured."""
+    from classifiers.watches import compile_watch
+
+    unknown = [name for name in only or () if name not in settings.watches]
+    if unknown:
+        errors.print(
+            f"[red]no such watch[/red]: {escape(', '.join(unknown))} "
+            f"(configured: {escape(', '.join(settings.watches))})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    return [
+        compile_watch(name, spec)
+        for name, spec in settings.watches.items()
+        if (name in only if only else spec.enabled)
+    ]
+
+
+WatchesOption = Annotated[
+    list[str] | None, typer.Option("--watch", "-w", help="Only this watch (repeatable).")
+]
+
+
+@eval_app.command("classify")
+def eval_classify(
+    path: Annotated[
+        Path, typer.Argument(help="JSON Lines: `text` and a 0/1 field per watch.", dir_okay=False)
+    ],
+    config: ConfigOption = None,
+    watch: WatchesOption = None,
+    show_errors: Annotated[
+        bool,
+        typer.Option("--errors", help="List false positives and negatives with their evidence."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Precision, recall, F1 and confusion counts of the configured watches on labeled records.
+
+    The first line of each text is its title. Only watches both configured and labeled are
+    reported.
+    """
+    from newswatch.evaluate import EvalDataError, evaluate, read_records, render_evaluation
+
+    settings, _ = _settings(config)
+    watches = _compiled_watches(settings, watch)
+    try:
+        evaluation = evaluate(watches, read_records(path))
+    except EvalDataError as exc:
+        errors.print(
+            f"[red]cannot evaluate[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
+    if not evaluation.results:
+        errors.print(
+            "[red]nothing to evaluate[/red]: no watch is both configured "
+            f"({escape(', '.join(w.name for w in watches))}) and labeled in {escape(str(path))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    if as_json:
+        console.print_json(json.dumps(evaluation.as_json(errors=show_errors)))
+    else:
+        console.print(render_evaluation(evaluation, errors=show_errors), highlight=False)
+
+
+@watches_app.command("check")
+def watches_check(
+    source: Annotated[
+        str, typer.Argument(metavar="TEXT|FILE|URL", help="Text, a text or HTML file, or a URL.")
+    ],
+    config: ConfigOption = None,
+    watch: WatchesOption = None,
+    title: Annotated[
+        str | None,
+        typer.Option(help="The title (default: a page's title, else the first line)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score a text, file or web page against the watches and show the evidence.
+
+    A URL is fetched and extracted as `newswatch run` would (the config's [http] limits and
+    allowed_hosts apply).
+    """
+    from newswatch.watch_check import (
+        CheckInputError,
+        check,
+        check_json,
+        read_input,
+        render_check,
+    )
+
+    settings, _ = _settings(config)
+    watches = _compiled_watches(settings, watch)
+    try:
+        item = read_input(source, settings.http, title=title)
+    except CheckInputError as exc:
+        errors.print(
+            f"[red]cannot check[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+    matches = check(watches, item)
+    if as_json:
+        console.print_json(json.dumps(check_json(item, matches)))
+    else:
+        console.print(render_check(item, watches, matches), highlight=False)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -113,17 +112,6 @@ def test_classify_returns_one_match_per_watch_in_order(defaults: dict[str, Watch
     assert [m.watch for m in matches] == ["trade_deal", "ip_theft"]
     assert all(isinstance(m, Match) and not m.matched for m in matches)
     assert matches[0].reason == "no terms found"
-
-
-def test_classify_is_fast(defaults: dict[str, Watch]) -> None:
-    text = " ".join([INDICTMENT, RANSOMWARE, SPORTS, TARIFF] * 3)[:5000]
-    watches = list(defaults.values())
-    runs = 50
-    start = time.perf_counter()
-    for _ in range(runs):
-        classify(watches, TARIFF_TITLE, text)
-    per_article = (time.perf_counter() - start) / runs
-    assert per_article < 0.010  # about 1 ms here; generous for slow CI machines
 
 
 # ----------------------------------------------------------------------------- scoring rules
@@ -295,7 +283,7 @@ def test_spec_validation_names_the_field(fields: dict[str, Any], field: str, mes
 def test_parse_watches_reports_watch_and_field() -> None:
     with pytest.raises(WatchConfigError, match=r"watches\.ip: threshold: .*greater than 0"):
         parse_watches({"ip": {"title": "IP", "threshold": 0, "terms": {"x": 1.0}}})
-    with pytest.raises(WatchConfigError, match=r"watches\.ip: terms: .*bad word"):
+    with pytest.raises(WatchConfigError, match=r"watches\.ip: terms\.a\*b: .*bad word"):
         watches_from_toml('[watches.ip]\ntitle = "IP"\nthreshold = 1\nterms = { "a*b" = 1.0 }\n')
     with pytest.raises(WatchConfigError, match="invalid TOML"):
         watches_from_toml("[watches.ip\n")
@@ -382,3 +370,44 @@ def test_default_watches_quality_on_dev_set(defaults: dict[str, Watch]) -> None:
         ]
         precision, recall, f1 = _prf(pairs)
         assert precision >= 0.9 and f1 >= 0.85, (watch.name, precision, recall, f1)
+
+
+# ----------------------------------------------------------------------------- passing mentions
+
+PATCH_TITLE = "Vendor patches VPN flaw exploited in the wild"
+PATCH = """The vendor released fixes on Tuesday for a flaw in its VPN appliances that attackers
+have exploited since last month, and urged customers to update at once.
+Researchers said the attackers used the flaw to plant web shells on exposed devices.
+More from the Security Desk
+Former engineer charged with stealing trade secrets from battery maker
+Jury convicts executive of economic espionage over stolen chip designs
+Patch Tuesday fixes four zero-days"""
+
+
+def test_headlines_of_other_stories_do_not_carry_an_article(defaults: dict[str, Watch]) -> None:
+    ip = defaults["ip_theft"]
+    m = score(ip, PATCH_TITLE, PATCH)
+    assert not m.matched, m.reason
+    # The same lines as the story's prose would fire: it is their being a list that counts.
+    as_list = compile_watch("ip_theft", ip.spec.model_copy(update={"fragment_weight": 1.0}))
+    assert score(as_list, PATCH_TITLE, PATCH).matched
+
+
+def test_fragment_weight_applies_to_short_unpunctuated_lines_after_the_prose() -> None:
+    watch = make(terms={"trade secret(s)": 2.0}, fragment_weight=0.5, threshold=1.0)
+    prose = "A court heard the case on Monday and adjourned until the autumn."
+    assert score(watch, "", f"{prose}\nTrade secrets case\n").score == 1.0  # a list item
+    assert score(watch, "", f"{prose}\nThe trade secrets case.").score == 2.0  # a sentence
+    # Before the prose: the story's own headline and dek count in full.
+    assert score(watch, "", f"Trade secrets case\n{prose}").score == 2.0
+    long_line = "Four charged in a campaign " + "against many firms " * 5 + "over trade secrets"
+    assert score(watch, "", f"{prose}\n{long_line}").score == 2.0  # too long for a list item
+
+
+def test_watch_names_and_list_exclusions() -> None:
+    with pytest.raises(ValueError, match="watch name"):
+        compile_watch("my watch", WatchSpec(title="T", threshold=1, terms={"x": 1.0}))
+    spec = WatchSpec(title="T", threshold=1, terms={"x": 1.0}, exclude=["sports", "expo"])
+    assert spec.exclusions() == {"sports": None, "expo": None}
+    with pytest.raises(ValidationError, match="fragment_weight"):
+        WatchSpec(title="T", threshold=1, terms={"x": 1.0}, fragment_weight=2)
