@@ -15,6 +15,7 @@ import trafilatura
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
+from extractors.charset import decode_document
 from extractors.urls import canonical_url, is_http_url
 from newswatch.models import Article
 
@@ -45,16 +46,21 @@ def extract_article(
     source: str,
     fetched_at: datetime,
     mode: ExtractionMode = DEFAULT_MODE,
+    content_type: str | None = None,
 ) -> Article:
     """The article in `html` (fetched from `url`), boilerplate removed.
 
     `fetched_at` is taken as UTC if naive; it also bounds the publication date (a page
-    cannot be published after it was fetched). Raises ExtractionError when the content is
-    not HTML or has no main text of at least MIN_TEXT_CHARS characters.
+    cannot be published after it was fetched). `content_type` is the response's
+    Content-Type header, whose charset (if any) helps decoding (`charset`: BOM, UTF-8,
+    header, <meta>, detection; undecodable bytes become U+FFFD, never an error). Raises
+    ExtractionError when the content is not HTML or has no main text of at least
+    MIN_TEXT_CHARS characters.
     """
     _require_html(html, url)
     fetched = _as_utc(fetched_at)
-    tree = load_html(html)  # decodes by declared/sniffed charset
+    text, _codec = decode_document(html, content_type)
+    tree = load_html(text)
     if tree is None:
         raise ExtractionError(url, "not an HTML page: could not parse it")
     document = trafilatura.bare_extraction(

@@ -142,6 +142,8 @@ def local_policy(**overrides: Any) -> FetchPolicy:
         "connect_timeout": 2,
         "read_timeout": 2,
         "total_timeout_s": 5,
+        "per_host_min_delay_s": 0,
+        "backoff_base_s": 0.01,
     }
     settings.update(overrides)
     return FetchPolicy(**settings)
@@ -263,11 +265,13 @@ def test_error_status(base: str, path: str, status: int) -> None:
 
 
 def test_loopback_refused_unless_allowed(base: str) -> None:
-    error = fetch_error(f"{base}/etag", FetchPolicy())
+    error = fetch_error(f"{base}/etag", FetchPolicy(per_host_min_delay_s=0))
     assert error.kind == "refused"
     assert error.reason == "refused: 127.0.0.1 is a loopback address"
-    assert run(fetch(f"{base}/etag", FetchPolicy(allowed_hosts=LOCAL))).status == 200
-    assert run(fetch(f"{base}/etag", FetchPolicy(allow_private_addresses=True))).status == 200
+    admitted = FetchPolicy(allowed_hosts=LOCAL, per_host_min_delay_s=0)
+    assert run(fetch(f"{base}/etag", admitted)).status == 200
+    everything = FetchPolicy(allow_private_addresses=True, per_host_min_delay_s=0)
+    assert run(fetch(f"{base}/etag", everything)).status == 200
 
 
 @pytest.mark.parametrize(
@@ -284,7 +288,7 @@ def test_loopback_refused_unless_allowed(base: str) -> None:
     ],
 )
 def test_non_public_addresses_are_refused_before_connecting(url: str, reason: str) -> None:
-    error = fetch_error(url, FetchPolicy())
+    error = fetch_error(url, FetchPolicy(per_host_min_delay_s=0))
     assert error.kind == "refused"
     assert error.reason.startswith(reason)
 

@@ -140,7 +140,7 @@ def test_malformed_sitemap_raises(content: bytes, message: str) -> None:
         parse_sitemap(content, "https://example.com/")
 
 
-def test_sitemap_external_entities_are_not_resolved(tmp_path: Path) -> None:
+def test_sitemap_external_entities_are_refused(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("https://example.com/leaked/top-secret-file-contents")
     doc = (
@@ -148,8 +148,9 @@ def test_sitemap_external_entities_are_not_resolved(tmp_path: Path) -> None:
         "<urlset><url><loc>&xxe;</loc></url>"
         "<url><loc>https://example.com/a/normal-story-here</loc></url></urlset>"
     ).encode()
-    links = parse_sitemap(doc, "https://example.com/").links
-    assert [link.url for link in links] == ["https://example.com/a/normal-story-here"]
+    with pytest.raises(LinkDiscoveryError, match="declares XML entities") as caught:
+        parse_sitemap(doc, "https://example.com/")
+    assert "top-secret" not in str(caught.value)
 
 
 def test_html_index_page() -> None:
