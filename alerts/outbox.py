@@ -13,15 +13,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from alerts.channels import ChannelConfig, DeliveryError, send
-from alerts.message import AlertMessage
+from alerts.message import AlertMessage, PreviousStory
 from newswatch.models import Evidence, Match
 from storage import repo
 from storage.db import Database
 from storage.models import Delivery
 
 CLAIM_LEASE = timedelta(minutes=10)
+PREVIOUS_STORIES = 10  # renderers show the first few and count the rest
+UPDATE_KEY_PREFIX = "update:"  # dedup key of an alert on a stored article's material change
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,9 @@ def deliver_pending(
             message = build_message(delivery)
             channel_name, attempts = delivery.channel, delivery.attempts + 1
             outlets = repo.story_outlets(session, delivery.alert.story_id)
+            previous = _previous(session, delivery)
         message = _with_outlets(message, outlets)
+        message = _with_previous(message, previous)
         channel = channels.get(channel_name)
         try:
             if channel is None:
@@ -116,7 +121,7 @@ def build_message(delivery: Delivery) -> AlertMessage:
     )
     return AlertMessage(
         alert_id=alert.id,
-        kind="new_story",
+        kind="development" if alert.kind == "development" else "new_story",
         headline=article.title,
         url=article.canonical_url,
         outlet=article.sitename or article.source,
@@ -131,6 +136,29 @@ def _with_outlets(message: AlertMessage, outlets: list[str]) -> AlertMessage:
     if not others:
         return message
     return replace(message, also_reported_by=others)
+
+
+def _previous(session: Session, delivery: Delivery) -> list[repo.StorySummary]:
+    """What a development alert shows as "previously": the storyline's earlier stories; for
+    an update of a stored article (a correction, new facts), its own story first."""
+    alert = delivery.alert
+    if alert.kind != "development":
+        return []
+    previous = repo.previous_stories(session, alert.story_id, limit=PREVIOUS_STORIES)
+    if alert.dedup_key.startswith(UPDATE_KEY_PREFIX):
+        own = repo.story_summary(session, alert.story_id)
+        previous = [own, *previous] if own else previous
+    return previous
+
+
+def _with_previous(message: AlertMessage, stories: list[repo.StorySummary]) -> AlertMessage:
+    """A development shows the earlier stories of its storyline, most recent first."""
+    if not stories:
+        return message
+    return replace(
+        message,
+        previously=tuple(PreviousStory(s.headline, s.url, s.first_seen_at) for s in stories),
+    )
 
 
 def _lead(text: str, limit: int = 300) -> str:

@@ -39,7 +39,9 @@ from storage.db import Database
 POOL_MIN_PAGES = 12
 
 
-POLL_RETRIES = 2
+# The fetcher already retries each request with backoff; one more try of the whole poll,
+# later, covers an outage of a minute or two without hammering a failing site.
+POLL_RETRIES = 1
 
 
 def _transient(exc: Exception) -> bool:
@@ -55,7 +57,7 @@ def _transient(exc: Exception) -> bool:
     name="poll-source",
     task_run_name="poll-{source.name}",
     retries=POLL_RETRIES,
-    retry_delay_seconds=[2, 8],
+    retry_delay_seconds=10,
     retry_jitter_factor=0.5,
     cache_policy=NO_CACHE,
     persist_result=False,
@@ -100,7 +102,11 @@ async def extract_batch(jobs: Sequence[PageJob], workers: int) -> list[ExtractRe
 def _extract_one(job: PageJob) -> ExtractResult:
     try:
         article = extract_article(
-            job.page.content, url=job.page.url, source=job.source, fetched_at=job.fetched_at
+            job.page.content,
+            url=job.page.url,
+            source=job.source,
+            fetched_at=job.fetched_at,
+            content_type=job.page.content_type,
         )
     except ExtractionError as exc:
         return ExtractResult(job=job, article=None, error=str(exc))
@@ -157,9 +163,10 @@ async def monitor(config_path: str | None = None) -> dict[str, Any]:
         summary = RunSummary(started_at=datetime.now(UTC))
 
         claimed: set[str] = set()  # links being fetched in this run, shared by the polls
+        poll = poll_source.with_options(retry_delay_seconds=settings.pipeline.poll_retry_delay_s)
         async with Fetcher(fetch_policy(settings.http)) as fetcher:
             polled = await asyncio.gather(
-                *(poll_source(s, fetcher, db, settings, claimed) for s in sources),
+                *(poll(s, fetcher, db, settings, claimed) for s in sources),
                 return_exceptions=True,
             )
         outcomes: list[SourceOutcome] = []

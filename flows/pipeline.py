@@ -8,13 +8,26 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from alerts.outbox import UPDATE_KEY_PREFIX
+from classifiers.events import (
+    INDEX_TERMS,
+    LINE_INDEX_TERMS,
+    EventFeatures,
+    FrequencyTable,
+    add_to_centroid,
+    extract_features,
+    lead_vector,
+    normalised,
+    text_vector,
+    top_terms,
+)
 from classifiers.fingerprint import (
     DEFAULT_MAX_DISTANCE,
     from_signed64,
@@ -22,14 +35,30 @@ from classifiers.fingerprint import (
     text_hash,
     to_signed64,
 )
-from classifiers.stories import decide_alert, nearest_duplicate
+from classifiers.stories import (
+    CENTROID_TERMS,
+    EVENT_CANDIDATES,
+    EVENT_WINDOW_DAYS,
+    STORYLINES_PER_TERM,
+    EventCandidate,
+    StorylineCandidate,
+    best_storyline,
+    decide_alert,
+    decide_update_alert,
+    matched_watches,
+    nearest_duplicate,
+    same_event_story,
+    text_change,
+)
 from classifiers.watches import Watch, classify, compile_watch
+from extractors.bodies import accept_for_kind
 from extractors.http import Fetcher, FetchError, FetchPolicy
 from extractors.links import discover_links, parse_sitemap
 from newswatch.config import HttpConfig, Settings, SourceConfig
-from newswatch.models import Article, Link, Page
+from newswatch.models import Article, Link, Match, Page
 from storage import repo
 from storage.db import Database
+from storage.models import Story as StoryRow
 
 SourceStatus = Literal["ok", "not_modified", "failed"]
 MAX_CHILD_SITEMAPS = 3
@@ -80,6 +109,11 @@ def fetch_policy(http: HttpConfig) -> FetchPolicy:
         per_host_concurrency=http.per_host_concurrency,
         allow_private_addresses=http.allow_private_addresses,
         allowed_hosts=frozenset(http.allowed_hosts),
+        contact_url=http.contact_url,
+        per_host_min_delay_s=http.per_host_min_delay_s,
+        respect_robots=http.respect_robots,
+        max_retries=http.max_retries,
+        max_retry_wait_s=http.max_retry_wait_s,
     )
 
 
@@ -104,7 +138,9 @@ async def discover(
             raise LookupError(f"source {source.name!r} is not in the database")
         source_id, etag, last_modified = row.id, row.etag, row.last_modified
         retry = repo.retryable_links(session, source_id, max_attempts)
-    listing = await fetcher.get(source.url, etag=etag, last_modified=last_modified)
+    listing = await fetcher.get(
+        source.url, etag=etag, last_modified=last_modified, accept=accept_for_kind(source.kind)
+    )
     cap = source.max_new_links or settings.http.max_new_links_per_source
     if listing.not_modified:
         outcome = SourceOutcome(source.name, "not_modified", etag=etag, last_modified=last_modified)
@@ -155,50 +191,36 @@ async def _links_of(
     links = list(result.links)
     # A sitemap index lists child sitemaps; read the first few (news sites list the newest).
     for child in result.child_sitemaps[:MAX_CHILD_SITEMAPS]:
-        page = await fetcher.get(child)
+        page = await fetcher.get(child, accept=accept_for_kind("sitemap"))
         links.extend(parse_sitemap(page.content, page.final_url, limit=limit).links)
     return links[:limit]
 
 
-@dataclass(slots=True)
-class _Batch:
-    """What storing a batch needs besides the articles: watches, channels, and the
-    fingerprints of recent originals (updated as the batch adds originals)."""
+@dataclass(frozen=True, slots=True)
+class StoryContext:
+    """What storing articles needs besides the articles: the watches, the alert channels and
+    the window in which a copy is still a copy."""
 
     watches: list[Watch]
     channels: list[str]
-    recent: dict[int, tuple[int, int | None]]  # article id -> (SimHash, story id)
+    near_duplicate_days: int = 14
 
-    def original_of(
-        self, session: Session, digest: str, fingerprint: int
-    ) -> repo.Fingerprinted | None:
-        """The stored article this text copies: same normalised text, else a near-duplicate."""
-        exact = repo.article_by_text_hash(session, digest)
-        if exact is not None:
-            return exact
-        candidates = ((key, fp) for key, (fp, _) in self.recent.items())
-        near = nearest_duplicate(fingerprint, candidates, DEFAULT_MAX_DISTANCE)
-        if near is None:
-            return None
-        near_fp, story_id = self.recent[near]
-        return repo.Fingerprinted(near, to_signed64(near_fp), story_id)
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoryContext:
+        return cls(
+            watches=[
+                compile_watch(n, spec) for n, spec in settings.watches.items() if spec.enabled
+            ],
+            channels=list(settings.channels),
+            near_duplicate_days=settings.pipeline.near_duplicate_days,
+        )
 
 
 def store_batch(
     results: Sequence[ExtractResult], db: Database, settings: Settings, source_ids: dict[str, int]
 ) -> BatchResult:
     """Dedup, classify and store each article in its own transaction; count per source."""
-    since = datetime.now(UTC) - timedelta(days=settings.pipeline.near_duplicate_days)
-    with db.session() as session:
-        recent = {
-            f.id: (from_signed64(f.fingerprint), f.story_id)
-            for f in repo.recent_fingerprints(session, since)
-        }
-    batch = _Batch(
-        watches=[compile_watch(n, spec) for n, spec in settings.watches.items() if spec.enabled],
-        channels=list(settings.channels),
-        recent=recent,
-    )
+    context = StoryContext.from_settings(settings)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     errors: list[str] = []
     # Oldest first, so that of two copies of a story the first published is the original.
@@ -214,8 +236,14 @@ def store_batch(
                     )
                     counts[job.source]["extract_failed"] += 1
                     continue
-                added, new_original = _store_one(
-                    session, batch, result.article, job.link, source_id, now
+                placed = store_article(session, context, result.article, now)
+                repo.record_link(
+                    session,
+                    job.link,
+                    source_id,
+                    outcome="duplicate" if placed.duplicate else "stored",
+                    at=now,
+                    article_id=placed.article_id,
                 )
         except SQLAlchemyError as exc:
             # One article that cannot be stored must not cost the rest of the batch; its link
@@ -225,51 +253,256 @@ def store_batch(
                 f"{job.link}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
             )
             continue
-        counts[job.source].update(added)
-        if new_original is not None:  # only once committed: later copies may point at it
-            article_id, fingerprint, story_id = new_original
-            batch.recent[article_id] = (fingerprint, story_id)
+        counts[job.source].update(placed.counts())
     return BatchResult({name: dict(c) for name, c in counts.items()}, errors)
 
 
-def _store_one(
-    session: Session, batch: _Batch, article: Article, link: str, source_id: int, now: datetime
-) -> tuple[Counter[str], tuple[int, int, int | None] | None]:
-    """Store one article; return the counts it adds and, for an original, its fingerprint."""
-    existing = repo.article_id_by_url(session, article.canonical_url)
-    if existing is not None:
-        # Another link (or an earlier run) already led to this canonical article.
-        repo.record_link(session, link, source_id, outcome="duplicate", at=now, article_id=existing)
-        return Counter(duplicates=1), None
+def store_article(
+    session: Session, context: StoryContext, article: Article, now: datetime
+) -> Placement:
+    """Store one article in its story (and the story in its storyline), queueing the alert it
+    causes; the one path every article takes, in the flow and in `newswatch eval stories`."""
+    stored = repo.stored_text(session, article.canonical_url)
+    if stored is not None:
+        return _refetched(session, context, article, stored, now)
+    return _place(session, context, article, now)
+
+
+def _place(session: Session, context: StoryContext, article: Article, now: datetime) -> Placement:
     digest, fingerprint = text_hash(article.text), simhash(article.text)
-    original = batch.original_of(session, digest, fingerprint)
-    matches = [m for m in classify(batch.watches, article.title, article.text) if m.matched]
-    stored = repo.store_article(
+    features = extract_features(article.title, article.text)
+    seen_at = article.published_at or article.fetched_at
+    documents, frequencies = repo.term_frequencies(session, features.vocabulary())
+    vector = text_vector(features, FrequencyTable(documents, frequencies))
+    key_terms = top_terms(vector, INDEX_TERMS)
+    copy_window = timedelta(days=max(context.near_duplicate_days, EVENT_WINDOW_DAYS))
+    candidates = repo.event_candidates(
+        session, key_terms, seen_at - copy_window, seen_at + copy_window, EVENT_CANDIDATES
+    )
+    original = repo.article_by_text_hash(session, digest) or _near_duplicate(
+        fingerprint, candidates
+    )
+    matches = [m for m in classify(context.watches, article.title, article.text) if m.matched]
+    watches = matched_watches(matches)
+    row = repo.insert_article(
         session,
         article,
         text_hash=digest,
         fingerprint=to_signed64(fingerprint),
         matches=matches,
         duplicate_of=original,
-        alert_kind=decide_alert(matches, is_copy=original is not None),
-        channels=batch.channels,
+        features=features.to_json(),
+        event_at=seen_at,
         now=now,
     )
-    repo.record_link(
+    if original is not None and original.story_id is not None:
+        # A copy joins its original's story, and counts for nothing else: not in the term
+        # statistics, the indexes or the storyline's centroid.
+        story = repo.add_to_story(session, row, original.story_id, watches=watches, seen_at=seen_at)
+        return _finish(session, context, row.id, story, matches, now, is_copy=True, new=False)
+
+    repo.count_document(session, features.vocabulary())
+    repo.index_article_terms(session, row.id, key_terms, seen_at)
+    stats = _stats_with_candidates(session, features, candidates)
+    joined = same_event_story(
+        text_vector(features, stats),
+        seen_at,
+        (
+            EventCandidate(
+                c.story_id, c.seen_at, text_vector(EventFeatures.from_json(c.features), stats)
+            )
+            for c in candidates
+            if c.story_id is not None and c.features
+        ),
+    )
+    lead = lead_vector(features, stats)
+    line_terms = top_terms(lead, LINE_INDEX_TERMS)
+    if joined is not None:
+        story_id, new = joined[0], False
+    else:
+        storyline = best_storyline(
+            lead,
+            (
+                StorylineCandidate(c.id, normalised(c.centroid))
+                for c in repo.storyline_candidates(session, line_terms, STORYLINES_PER_TERM)
+            ),
+        )
+        story_id = repo.open_story(
+            session, article.title, seen_at, storyline[0] if storyline else None
+        ).id
+        new = True
+    story = repo.add_to_story(
         session,
-        link,
-        source_id,
-        outcome="duplicate" if original else "stored",
-        at=now,
-        article_id=stored.article_id,
+        row,
+        story_id,
+        watches=watches,
+        seen_at=seen_at,
+        centroid=lambda c: add_to_centroid(c, lead, CENTROID_TERMS),
     )
-    added = Counter(
-        stored=1,
-        duplicates=int(original is not None),
-        matched=int(bool(matches)),
-        alerts=int(stored.alert_id is not None),
+    if story.storyline_id is not None:
+        repo.index_storyline_terms(session, story.storyline_id, line_terms, seen_at)
+    return _finish(session, context, row.id, story, matches, now, is_copy=False, new=new)
+
+
+def _near_duplicate(
+    fingerprint: int, candidates: Sequence[repo.EventCandidateRow]
+) -> repo.Fingerprinted | None:
+    """The candidate this text nearly copies (SimHash within DEFAULT_MAX_DISTANCE bits)."""
+    by_id = {c.id: c for c in candidates}
+    near = nearest_duplicate(
+        fingerprint,
+        ((c.id, from_signed64(c.fingerprint)) for c in candidates),
+        DEFAULT_MAX_DISTANCE,
     )
-    return added, None if original else (stored.article_id, fingerprint, stored.story_id)
+    if near is None:
+        return None
+    return repo.Fingerprinted(near, by_id[near].fingerprint, by_id[near].story_id)
+
+
+def _stats_with_candidates(
+    session: Session, features: EventFeatures, candidates: Sequence[repo.EventCandidateRow]
+) -> FrequencyTable:
+    """Frequencies (now counting the new article) of its terms and its candidates' terms,
+    so every vector compared is weighted by the same statistics."""
+    vocabulary = features.vocabulary()
+    for candidate in candidates:
+        vocabulary.update(EventFeatures.from_json(candidate.features).vocabulary())
+    documents, known = repo.term_frequencies(session, vocabulary)
+    return FrequencyTable(documents, known)
+
+
+def _finish(
+    session: Session,
+    context: StoryContext,
+    article_id: int,
+    story: StoryRow,
+    matches: Sequence[Match],
+    now: datetime,
+    *,
+    is_copy: bool,
+    new: bool,
+) -> Placement:
+    earlier = (
+        repo.earlier_story_ids(session, story.storyline_id, story.id)
+        if story.storyline_id is not None
+        else []
+    )
+    kind = decide_alert(
+        matches,
+        is_copy=is_copy,
+        story_alerted=story.alerted_at is not None,
+        in_storyline=bool(earlier),
+    )
+    alert_id = None
+    if kind is not None:
+        alert_id = repo.queue_alert(
+            session,
+            story_id=story.id,
+            article_id=article_id,
+            kind=kind,
+            watches=matched_watches(matches),
+            dedup_key=f"{kind}:{story.id}",
+            channels=context.channels,
+            now=now,
+        )
+    return Placement(
+        article_id=article_id,
+        story_id=story.id,
+        storyline_id=story.storyline_id,
+        duplicate=is_copy,
+        new_story=new,
+        matched=bool(matches),
+        earlier_stories=tuple(earlier) if new else (),
+        alert_id=alert_id,
+        alert_kind=kind,
+    )
+
+
+def _refetched(
+    session: Session,
+    context: StoryContext,
+    article: Article,
+    stored: repo.StoredText,
+    now: datetime,
+) -> Placement:
+    """A page whose canonical URL is stored already: the same text (or a cosmetic change) is
+    a duplicate and never alerts; a material change (a correction, new facts) replaces the
+    stored text and is a development of the article's own story."""
+    digest = text_hash(article.text)
+    placement = Placement(
+        article_id=stored.id,
+        story_id=stored.story_id,
+        storyline_id=None,
+        duplicate=True,
+        new_story=False,
+        matched=False,
+        refetched=True,
+    )
+    if digest == stored.text_hash:
+        return placement
+    fingerprint = simhash(article.text)
+    change = text_change(stored.text, article.text, from_signed64(stored.fingerprint), fingerprint)
+    if not change.material:
+        return placement
+    matches = [m for m in classify(context.watches, article.title, article.text) if m.matched]
+    repo.update_article_text(
+        session,
+        stored.id,
+        article,
+        text_hash=digest,
+        fingerprint=to_signed64(fingerprint),
+        features=extract_features(article.title, article.text).to_json(),
+        matches=matches,
+        now=now,
+    )
+    kind = decide_update_alert(matches, change)
+    if kind is None or stored.story_id is None:
+        return replace(placement, duplicate=False, updated=True, matched=bool(matches))
+    alert_id = repo.queue_alert(
+        session,
+        story_id=stored.story_id,
+        article_id=stored.id,
+        kind=kind,
+        watches=matched_watches(matches),
+        dedup_key=f"{UPDATE_KEY_PREFIX}{stored.id}:{digest[:16]}",
+        channels=context.channels,
+        now=now,
+    )
+    return replace(
+        placement,
+        duplicate=False,
+        updated=True,
+        matched=True,
+        alert_id=alert_id,
+        alert_kind=kind,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an article went: its story and storyline, whether it was a copy, a new story
+    (with the storyline's earlier stories it links to) or an update, and its alert."""
+
+    article_id: int
+    story_id: int | None
+    storyline_id: int | None
+    duplicate: bool
+    new_story: bool
+    matched: bool
+    earlier_stories: tuple[int, ...] = ()
+    refetched: bool = False  # its canonical URL was stored already
+    updated: bool = False  # ... and its text changed materially: the stored text replaced
+    alert_id: int | None = None
+    alert_kind: str | None = None
+
+    def counts(self) -> Counter[str]:
+        return Counter(
+            stored=int(not self.refetched),
+            duplicates=int(self.duplicate),
+            updated=int(self.updated),
+            matched=int(self.matched),
+            alerts=int(self.alert_id is not None),
+        )
 
 
 def _publication_order(result: ExtractResult) -> tuple[bool, datetime]:

@@ -21,6 +21,7 @@ from newswatch.config import (
     load_settings,
 )
 from newswatch.prefect_env import configure_prefect_defaults
+from newswatch.stories_cli import register as register_story_commands
 from newswatch.tables import alerts_table, articles_table, sources_table, summary_table
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Show, write or check the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-eval_app = typer.Typer(help="Measure the watches on labeled data.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure watches and stories on labeled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 watches_app = typer.Typer(help="Try the watches on a text, file or page.", no_args_is_help=True)
 app.add_typer(watches_app, name="watches")
@@ -335,6 +336,14 @@ def watches_check(
         console.print_json(json.dumps(check_json(item, matches)))
     else:
         console.print(render_check(item, watches, matches), highlight=False)
+
+
+def _settings_only(config: Path | None) -> Settings:
+    return _settings(config)[0]
+
+
+# `stories`, `story ID` and `eval stories` live in their own module.
+register_story_commands(app, eval_app, _settings_only, console, errors)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,12 @@ class HttpConfig(Strict):
     allow_private_addresses: bool = False
     max_new_links_per_source: int = Field(default=100, ge=1)
     max_link_attempts: int = Field(default=3, ge=1)
+    # Politeness towards each site.
+    contact_url: str = ""  # added to the User-Agent so site owners know whom to ask
+    per_host_min_delay_s: float = Field(default=1.0, ge=0)
+    respect_robots: bool = True
+    max_retries: int = Field(default=2, ge=0, le=10)  # per request, with backoff and jitter
+    max_retry_wait_s: float = Field(default=60.0, ge=0)
 
 
 class AlertConfig(Strict):
@@ -79,6 +85,7 @@ class AlertConfig(Strict):
 
 class PipelineConfig(Strict):
     extract_workers: int = Field(default=2, ge=1, le=64)
+    poll_retry_delay_s: float = Field(default=10.0, ge=0)  # before a failed poll's one retry
     near_duplicate_days: int = Field(default=14, ge=1)
 
 

@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from rich import box
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from newswatch.config import Settings
 from storage import repo
@@ -156,3 +158,83 @@ def alerts_table(settings: Settings, *, watch: str | None, status: str | None, l
             )
     db.dispose()
     return table
+
+
+def stories_table(settings: Settings, *, watch: str | None, limit: int) -> Table:
+    """Stories, most recently seen first: headline, outlets, articles, first/last seen."""
+    db = Database(settings.database_url)
+    db.create_all()
+    table = Table(title="stories, most recent first", title_justify="left")
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("headline", ratio=3, overflow="fold")
+    table.add_column("outlets", ratio=2, overflow="fold")
+    table.add_column("articles", justify="right")
+    table.add_column("first seen", no_wrap=True)
+    table.add_column("last seen", no_wrap=True)
+    table.add_column("watches")
+    table.add_column("storyline", justify="right")
+    with db.session() as session:
+        for story, outlets in repo.list_stories(session, watch=watch, limit=limit):
+            table.add_row(
+                str(story.id),
+                f"[link={escape(story.url)}]{escape(story.headline)}[/link]"
+                if story.url
+                else escape(story.headline),
+                escape(", ".join(outlets)),
+                str(story.article_count),
+                _when(story.first_seen_at),
+                _when(story.last_seen_at),
+                ", ".join(story.watches) or "-",
+                str(story.storyline_id or "-"),
+            )
+    db.dispose()
+    return table
+
+
+def story_view(settings: Settings, story_id: int) -> Group | None:
+    """One story: its articles (outlet, date, copy or original) and its storyline."""
+    db = Database(settings.database_url)
+    db.create_all()
+    with db.session() as session:
+        detail = repo.story_detail(session, story_id)
+        if detail is None:
+            db.dispose()
+            return None
+        story = detail.story
+        head = Text.from_markup(
+            f"[bold]story {story.id}[/bold]: {escape(story.headline)}\n"
+            f"{story.article_count} article(s) from {escape(', '.join(detail.outlets) or '-')}; "
+            f"first seen {_when(story.first_seen_at)}, last seen {_when(story.last_seen_at)}; "
+            f"watches: {', '.join(story.watches) or '-'}; "
+            + (f"alerted {_when(detail.alerted_at)}" if detail.alerted_at else "not alerted")
+        )
+        articles = Table(title="articles", title_justify="left")
+        for column in ("published", "outlet", "title", "kind"):
+            articles.add_column(column, overflow="fold")
+        for article in detail.articles:
+            kind = f"copy of #{article.duplicate_of_id}" if article.duplicate_of_id else "report"
+            if article.revisions:
+                kind += f", updated {article.revisions}x"
+            articles.add_row(
+                _when(article.event_at or article.published_at),
+                escape(article.sitename or article.source),
+                f"[link={escape(article.canonical_url)}]{escape(article.title)}[/link]",
+                kind,
+            )
+        line = Table(
+            title=f"storyline {story.storyline_id or '-'}: {len(detail.storyline)} story(ies)",
+            title_justify="left",
+        )
+        for column in ("id", "first seen", "headline", "articles", "watches"):
+            line.add_column(column, overflow="fold")
+        for other in detail.storyline:
+            marker = "[bold]" if other.id == story.id else ""
+            line.add_row(
+                f"{marker}{other.id}",
+                _when(other.first_seen_at),
+                f"{marker}{escape(other.headline)}",
+                str(other.article_count),
+                ", ".join(other.watches) or "-",
+            )
+    db.dispose()
+    return Group(head, articles, line)

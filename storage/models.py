@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -85,6 +86,25 @@ class Link(Base):
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
 
 
+class Storyline(Base):
+    """Related stories over weeks or years (same actors, same watch): a new story that joins
+    one is a development. Every story has one, alone in it until another joins."""
+
+    __tablename__ = "storylines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    headline: Mapped[str] = mapped_column(Text)  # its first story's headline
+    watches: Mapped[list[Any]] = mapped_column(default=list)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    story_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Sum of its articles' title+lead vectors, trimmed to the heaviest terms: what a new
+    # story's lead is compared with.
+    centroid: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    stories: Mapped[list[Story]] = relationship(back_populates="storyline")
+
+
 class Story(Base):
     """One real-world event, reported by one or more outlets."""
 
@@ -93,11 +113,15 @@ class Story(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     headline: Mapped[str] = mapped_column(Text)
     watches: Mapped[list[Any]] = mapped_column(default=list)
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Times of the event as its articles report it: published (else fetched) times.
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     article_count: Mapped[int] = mapped_column(Integer, default=0)
+    storyline_id: Mapped[int | None] = mapped_column(ForeignKey("storylines.id"), index=True)
+    alerted_at: Mapped[datetime | None]
 
     articles: Mapped[list[Article]] = relationship(back_populates="story")
+    storyline: Mapped[Storyline | None] = relationship(back_populates="stories")
 
 
 class Article(Base):
@@ -119,6 +143,12 @@ class Article(Base):
     fingerprint: Mapped[int] = mapped_column(BigInteger, index=True)  # SimHash as signed 64-bit
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    # When the article reports its event: published, else fetched. Story windows use it.
+    event_at: Mapped[datetime | None]
+    # Term counts story assignment compares (classifiers.events.EventFeatures.to_json()).
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revisions: Mapped[int] = mapped_column(Integer, default=0)  # material text changes stored
+    updated_at: Mapped[datetime | None]
 
     story: Mapped[Story | None] = relationship(back_populates="articles")
     matches: Mapped[list[MatchRow]] = relationship(
@@ -178,3 +208,46 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     alert: Mapped[Alert] = relationship(back_populates="deliveries")
+
+
+class ArticleTerm(Base):
+    """Inverted index of each original article's key terms, by event time: the earlier
+    articles an article may report the same event as are found through it, in a bounded time
+    window, whatever the number of stored articles."""
+
+    __tablename__ = "article_terms"
+    __table_args__ = (Index("ix_article_terms_term_seen", "term", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(100))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    seen_at: Mapped[datetime]
+
+
+class StorylineTerm(Base):
+    """The key terms of each storyline's articles, with when a term was last used in it:
+    candidate storylines are the most recent few per term (a bounded lookup)."""
+
+    __tablename__ = "storyline_terms"
+    __table_args__ = (
+        UniqueConstraint("term", "storyline_id"),
+        Index("ix_storyline_terms_term_seen", "term", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(100))
+    storyline_id: Mapped[int] = mapped_column(ForeignKey("storylines.id"), index=True)
+    seen_at: Mapped[datetime]
+
+
+class TermStat(Base):
+    """Document frequency of each term over the stored originals (for inverse document
+    frequency weights); the row DOCUMENTS_TERM counts the documents themselves."""
+
+    __tablename__ = "term_stats"
+
+    term: Mapped[str] = mapped_column(String(100), primary_key=True)
+    df: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+DOCUMENTS_TERM = "#documents"  # never a term: terms hold no "#"

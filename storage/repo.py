@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -13,13 +13,18 @@ from sqlalchemy.orm import Session, selectinload
 from newswatch.models import Article as ArticleData
 from newswatch.models import Match
 from storage.models import (
+    DOCUMENTS_TERM,
     Alert,
     Article,
+    ArticleTerm,
     Delivery,
     Link,
     MatchRow,
     Source,
     Story,
+    Storyline,
+    StorylineTerm,
+    TermStat,
 )
 
 # --- sources -------------------------------------------------------------------------------
@@ -151,6 +156,26 @@ def article_id_by_url(session: Session, canonical_url: str) -> int | None:
     ).one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """What a re-fetched page is compared with: the stored text of its canonical URL."""
+
+    id: int
+    text: str
+    text_hash: str
+    fingerprint: int
+    story_id: int | None
+
+
+def stored_text(session: Session, canonical_url: str) -> StoredText | None:
+    row = session.execute(
+        select(
+            Article.id, Article.text, Article.text_hash, Article.fingerprint, Article.story_id
+        ).where(Article.canonical_url == canonical_url)
+    ).first()
+    return StoredText(*row) if row else None
+
+
 def article_by_text_hash(session: Session, text_hash: str) -> Fingerprinted | None:
     row = session.execute(
         select(Article.id, Article.fingerprint, Article.story_id)
@@ -161,14 +186,337 @@ def article_by_text_hash(session: Session, text_hash: str) -> Fingerprinted | No
     return Fingerprinted(*row) if row else None
 
 
-def recent_fingerprints(session: Session, since: datetime) -> list[Fingerprinted]:
-    """Fingerprints of originals stored since a time, for near-duplicate search."""
+# --- term statistics and the candidate indexes ---------------------------------------------
+
+
+def term_frequencies(session: Session, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+    """(number of documents counted, document frequency of each of the terms known)."""
+    wanted = sorted(set(terms) | {DOCUMENTS_TERM})
+    found: dict[str, int] = {}
+    for chunk in _chunks(wanted, 500):
+        rows = session.execute(select(TermStat.term, TermStat.df).where(TermStat.term.in_(chunk)))
+        found.update((term, df) for term, df in rows)
+    return found.pop(DOCUMENTS_TERM, 0), found
+
+
+def count_document(session: Session, terms: Iterable[str]) -> None:
+    """Add one document with these (distinct) terms to the document frequencies."""
+    rows = [{"term": t, "df": 1} for t in sorted(set(terms) | {DOCUMENTS_TERM})]
+    dialect = session.get_bind().dialect.name
+    insert: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    for chunk in _chunks(rows, 500):
+        stmt = insert(TermStat).values(chunk)
+        session.execute(
+            stmt.on_conflict_do_update(index_elements=[TermStat.term], set_={"df": TermStat.df + 1})
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventCandidateRow:
+    """An earlier original that shares key terms with a new article."""
+
+    id: int
+    story_id: int | None
+    seen_at: datetime
+    fingerprint: int
+    features: dict[str, Any]
+
+
+def event_candidates(
+    session: Session, terms: Sequence[str], start: datetime, end: datetime, limit: int
+) -> list[EventCandidateRow]:
+    """The originals published in [start, end] sharing the most of these key terms.
+
+    Reads the postings of the given terms inside the window only (an index range per term),
+    so its cost depends on the window's volume, not on the size of the store.
+    """
+    if not terms:
+        return []
+    shared = func.count(ArticleTerm.id).label("shared")
+    ranked = session.execute(
+        select(ArticleTerm.article_id, shared)
+        .where(
+            ArticleTerm.term.in_(list(terms)),
+            ArticleTerm.seen_at >= start,
+            ArticleTerm.seen_at <= end,
+        )
+        .group_by(ArticleTerm.article_id)
+        .order_by(shared.desc(), ArticleTerm.article_id.desc())
+        .limit(limit)
+    ).all()
+    ids = [article_id for article_id, _ in ranked]
+    if not ids:
+        return []
     rows = session.execute(
-        select(Article.id, Article.fingerprint, Article.story_id).where(
-            Article.stored_at >= since, Article.duplicate_of_id.is_(None)
+        select(
+            Article.id, Article.story_id, Article.event_at, Article.fingerprint, Article.features
+        ).where(Article.id.in_(ids))
+    ).all()
+    by_id = {
+        row.id: EventCandidateRow(
+            row.id, row.story_id, row.event_at or start, row.fingerprint, row.features or {}
+        )
+        for row in rows
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def index_article_terms(
+    session: Session, article_id: int, terms: Iterable[str], seen_at: datetime
+) -> None:
+    session.add_all(ArticleTerm(term=t, article_id=article_id, seen_at=seen_at) for t in terms)
+
+
+@dataclass(frozen=True, slots=True)
+class StorylineCandidateRow:
+    id: int
+    centroid: dict[str, float]
+    watches: list[str]
+
+
+def storyline_candidates(
+    session: Session, terms: Sequence[str], per_term: int
+) -> list[StorylineCandidateRow]:
+    """For each key term, the storylines that used it most recently: a bounded set, found by
+    one index range per term however old or large the store is."""
+    ids: dict[int, None] = {}
+    for term in dict.fromkeys(terms):
+        ids.update(
+            dict.fromkeys(
+                session.scalars(
+                    select(StorylineTerm.storyline_id)
+                    .where(StorylineTerm.term == term)
+                    .order_by(StorylineTerm.seen_at.desc())
+                    .limit(per_term)
+                )
+            )
+        )
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Storyline.id, Storyline.centroid, Storyline.watches).where(
+            Storyline.id.in_(list(ids))
         )
     ).all()
-    return [Fingerprinted(*row) for row in rows]
+    return [
+        StorylineCandidateRow(
+            row.id, {str(k): float(v) for k, v in (row.centroid or {}).items()}, list(row.watches)
+        )
+        for row in rows
+    ]
+
+
+def index_storyline_terms(
+    session: Session, storyline_id: int, terms: Iterable[str], seen_at: datetime
+) -> None:
+    """Record that the storyline used these terms at seen_at (the latest use is kept)."""
+    terms = list(dict.fromkeys(terms))
+    if not terms:
+        return
+    existing = {
+        row.term: row
+        for row in session.scalars(
+            select(StorylineTerm).where(
+                StorylineTerm.storyline_id == storyline_id, StorylineTerm.term.in_(terms)
+            )
+        )
+    }
+    for term in terms:
+        row = existing.get(term)
+        if row is None:
+            session.add(StorylineTerm(term=term, storyline_id=storyline_id, seen_at=seen_at))
+        elif row.seen_at < seen_at:
+            row.seen_at = seen_at
+
+
+# --- storing an article in its story -------------------------------------------------------
+
+
+def insert_article(
+    session: Session,
+    article: ArticleData,
+    *,
+    text_hash: str,
+    fingerprint: int,
+    matches: Sequence[Match],
+    duplicate_of: Fingerprinted | None,
+    features: dict[str, Any] | None = None,
+    event_at: datetime | None = None,
+    now: datetime,
+) -> Article:
+    """The article row with its matches (not yet in a story)."""
+    row = Article(
+        canonical_url=article.canonical_url,
+        url=article.url,
+        source=article.source,
+        title=article.title,
+        author=article.author,
+        published_at=article.published_at,
+        fetched_at=article.fetched_at,
+        stored_at=now,
+        sitename=article.sitename,
+        language=article.language,
+        text=article.text,
+        text_hash=text_hash,
+        fingerprint=fingerprint,
+        duplicate_of_id=duplicate_of.id if duplicate_of else None,
+        event_at=event_at or article.published_at or article.fetched_at,
+        features=features or {},
+        revisions=0,
+    )
+    session.add(row)
+    for match in matches:
+        row.matches.append(_match_row(match))
+    session.flush()
+    return row
+
+
+def _match_row(match: Match) -> MatchRow:
+    return MatchRow(
+        watch=match.watch,
+        score=match.score,
+        threshold=match.threshold,
+        terms=list(match.terms),
+        evidence=[{"sentence": e.sentence, "terms": list(e.terms)} for e in match.evidence],
+        reason=match.reason,
+    )
+
+
+def open_story(
+    session: Session, headline: str, seen_at: datetime, storyline_id: int | None
+) -> Story:
+    """A new story, in the given storyline or in a new one of its own."""
+    if storyline_id is None:
+        storyline = Storyline(
+            headline=headline,
+            watches=[],
+            first_seen_at=seen_at,
+            last_seen_at=seen_at,
+            story_count=0,
+            centroid={},
+        )
+        session.add(storyline)
+    else:
+        storyline = session.get_one(Storyline, storyline_id)
+    storyline.story_count += 1
+    story = Story(
+        headline=headline,
+        watches=[],
+        first_seen_at=seen_at,
+        last_seen_at=seen_at,
+        article_count=0,
+        storyline=storyline,
+    )
+    session.add(story)
+    session.flush()
+    return story
+
+
+def add_to_story(
+    session: Session,
+    article: Article,
+    story_id: int,
+    *,
+    watches: Sequence[str],
+    seen_at: datetime,
+    centroid: Callable[[dict[str, float]], dict[str, float]] | None = None,
+) -> Story:
+    """Put an article in a story: counts, times and watches of the story and its storyline;
+    `centroid`, when given, maps the storyline's centroid to its new value."""
+    story = session.get_one(Story, story_id)
+    article.story_id = story.id
+    story.article_count += 1
+    story.first_seen_at = min(story.first_seen_at, seen_at)
+    story.last_seen_at = max(story.last_seen_at, seen_at)
+    story.watches = sorted(set(story.watches) | set(watches))
+    if story.storyline_id is not None:
+        line = session.get_one(Storyline, story.storyline_id)
+        line.first_seen_at = min(line.first_seen_at, seen_at)
+        line.last_seen_at = max(line.last_seen_at, seen_at)
+        line.watches = sorted(set(line.watches) | set(watches))
+        if centroid is not None:
+            line.centroid = centroid(dict(line.centroid or {}))
+    session.flush()
+    return story
+
+
+def earlier_story_ids(session: Session, storyline_id: int, story_id: int) -> list[int]:
+    """The storyline's stories first seen before this one, most recent first."""
+    story = session.get_one(Story, story_id)
+    return list(
+        session.scalars(
+            select(Story.id)
+            .where(
+                Story.storyline_id == storyline_id,
+                Story.id != story_id,
+                or_(
+                    Story.first_seen_at < story.first_seen_at,
+                    (Story.first_seen_at == story.first_seen_at) & (Story.id < story_id),
+                ),
+            )
+            .order_by(Story.first_seen_at.desc(), Story.id.desc())
+        )
+    )
+
+
+def queue_alert(
+    session: Session,
+    *,
+    story_id: int,
+    article_id: int,
+    kind: str,
+    watches: Sequence[str],
+    dedup_key: str,
+    channels: Iterable[str],
+    now: datetime,
+) -> int:
+    """An alert and one delivery per channel, in the caller's transaction (the outbox): an
+    alert is never stored without its deliveries, nor sent without being stored."""
+    alert = Alert(
+        story_id=story_id,
+        article_id=article_id,
+        kind=kind,
+        watches=list(watches),
+        dedup_key=dedup_key,
+        created_at=now,
+    )
+    session.add(alert)
+    session.flush()
+    for channel in channels:
+        session.add(Delivery(alert_id=alert.id, channel=channel, next_attempt_at=now))
+    story = session.get_one(Story, story_id)
+    if story.alerted_at is None:
+        story.alerted_at = now
+    session.flush()
+    return alert.id
+
+
+def update_article_text(
+    session: Session,
+    article_id: int,
+    article: ArticleData,
+    *,
+    text_hash: str,
+    fingerprint: int,
+    features: dict[str, Any],
+    matches: Sequence[Match],
+    now: datetime,
+) -> None:
+    """Store a materially changed text of an article (a correction, new facts)."""
+    row = session.get_one(Article, article_id)
+    row.text, row.title = article.text, article.title or row.title
+    row.text_hash, row.fingerprint, row.features = text_hash, fingerprint, features
+    row.revisions += 1
+    row.updated_at = now
+    row.matches.clear()
+    session.flush()
+    for match in matches:
+        row.matches.append(_match_row(match))
+    session.flush()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,80 +534,42 @@ def store_article(
     fingerprint: int,
     matches: Sequence[Match],
     duplicate_of: Fingerprinted | None,
-    alert_kind: Literal["new_story"] | None,
+    alert_kind: Literal["new_story", "development"] | None,
     channels: Iterable[str],
     now: datetime,
 ) -> StoredArticle:
-    """Store an article with its matches; open its story and queue its alert when asked.
-
-    The alert and one delivery per channel are written in the caller's transaction, so an
-    alert is never stored without its deliveries, nor sent without being stored.
-    """
-    row = Article(
-        canonical_url=article.canonical_url,
-        url=article.url,
-        source=article.source,
-        title=article.title,
-        author=article.author,
-        published_at=article.published_at,
-        fetched_at=article.fetched_at,
-        stored_at=now,
-        sitename=article.sitename,
-        language=article.language,
-        text=article.text,
+    """Store an article without story assignment features: a copy joins its original's
+    story; an original that is to alert opens a story of its own. (The pipeline assigns
+    stories with flows.pipeline; this is the plain path for tools and tests.)"""
+    row = insert_article(
+        session,
+        article,
         text_hash=text_hash,
         fingerprint=fingerprint,
-        duplicate_of_id=duplicate_of.id if duplicate_of else None,
-        story_id=duplicate_of.story_id if duplicate_of else None,
+        matches=matches,
+        duplicate_of=duplicate_of,
+        now=now,
     )
-    session.add(row)
-    for match in matches:
-        row.matches.append(
-            MatchRow(
-                watch=match.watch,
-                score=match.score,
-                threshold=match.threshold,
-                terms=list(match.terms),
-                evidence=[{"sentence": e.sentence, "terms": list(e.terms)} for e in match.evidence],
-                reason=match.reason,
-            )
-        )
-    session.flush()
+    seen_at = row.event_at or now
     watches = [m.watch for m in matches]
-
-    if row.story_id is not None:
-        story = session.get_one(Story, row.story_id)
-        story.article_count += 1
-        story.last_seen_at = now
-    elif alert_kind is not None:
-        story = Story(
-            headline=article.title,
-            watches=watches,
-            first_seen_at=now,
-            last_seen_at=now,
-            article_count=1,
-        )
-        session.add(story)
-        session.flush()
-        row.story_id = story.id
-
+    story_id = duplicate_of.story_id if duplicate_of else None
+    if story_id is None and alert_kind is not None:
+        story_id = open_story(session, article.title, seen_at, None).id
+    if story_id is not None:
+        add_to_story(session, row, story_id, watches=watches, seen_at=seen_at)
     alert_id: int | None = None
-    if alert_kind is not None and row.story_id is not None:
-        alert = Alert(
-            story_id=row.story_id,
+    if alert_kind is not None and story_id is not None:
+        alert_id = queue_alert(
+            session,
+            story_id=story_id,
             article_id=row.id,
             kind=alert_kind,
             watches=watches,
-            dedup_key=f"{alert_kind}:{row.story_id}",
-            created_at=now,
+            dedup_key=f"{alert_kind}:{story_id}",
+            channels=channels,
+            now=now,
         )
-        session.add(alert)
-        session.flush()
-        for channel in channels:
-            session.add(Delivery(alert_id=alert.id, channel=channel, next_attempt_at=now))
-        alert_id = alert.id
-    session.flush()
-    return StoredArticle(article_id=row.id, story_id=row.story_id, alert_id=alert_id)
+    return StoredArticle(article_id=row.id, story_id=story_id, alert_id=alert_id)
 
 
 def list_articles(
@@ -301,6 +611,121 @@ def story_outlets(session: Session, story_id: int) -> list[str]:
         .order_by(Article.id)
     ).all()
     return list(dict.fromkeys(rows))
+
+
+# --- stories and storylines for alerts and listings ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StorySummary:
+    """A story as alerts and listings show it: headline, its first article's link, times."""
+
+    id: int
+    headline: str
+    url: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    article_count: int
+    watches: list[str]
+    storyline_id: int | None
+
+
+def _first_urls(session: Session, story_ids: Sequence[int]) -> dict[int, str]:
+    """The canonical URL of each story's first original article."""
+    if not story_ids:
+        return {}
+    first = (
+        select(Article.story_id, func.min(Article.id).label("first_id"))
+        .where(Article.story_id.in_(list(story_ids)), Article.duplicate_of_id.is_(None))
+        .group_by(Article.story_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(first.c.story_id, Article.canonical_url).join(
+            Article, Article.id == first.c.first_id
+        )
+    ).all()
+    return {story_id: url for story_id, url in rows}
+
+
+def _summaries(session: Session, stories: Sequence[Story]) -> list[StorySummary]:
+    urls = _first_urls(session, [s.id for s in stories])
+    return [
+        StorySummary(
+            s.id,
+            s.headline,
+            urls.get(s.id, ""),
+            s.first_seen_at,
+            s.last_seen_at,
+            s.article_count,
+            list(s.watches),
+            s.storyline_id,
+        )
+        for s in stories
+    ]
+
+
+def story_summary(session: Session, story_id: int) -> StorySummary | None:
+    story = session.get(Story, story_id)
+    return _summaries(session, [story])[0] if story else None
+
+
+def previous_stories(session: Session, story_id: int, limit: int = 10) -> list[StorySummary]:
+    """The stories of a story's storyline first seen before it, most recent first."""
+    story = session.get_one(Story, story_id)
+    if story.storyline_id is None:
+        return []
+    ids = earlier_story_ids(session, story.storyline_id, story_id)[:limit]
+    by_id = {s.id: s for s in session.scalars(select(Story).where(Story.id.in_(ids)))}
+    return _summaries(session, [by_id[i] for i in ids if i in by_id])
+
+
+def list_stories(
+    session: Session, *, watch: str | None = None, limit: int = 20
+) -> list[tuple[StorySummary, list[str]]]:
+    """Stories seen most recently first, with the outlets that covered each."""
+    query = select(Story)
+    if watch:
+        query = query.where(Story.articles.any(Article.matches.any(MatchRow.watch == watch)))
+    stories = session.scalars(
+        query.order_by(Story.last_seen_at.desc(), Story.id.desc()).limit(limit)
+    ).all()
+    return [
+        (summary, story_outlets(session, summary.id)) for summary in _summaries(session, stories)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDetail:
+    story: StorySummary
+    outlets: list[str]
+    alerted_at: datetime | None
+    articles: list[Article]
+    storyline: list[StorySummary]  # every story of its storyline, oldest first
+
+
+def story_detail(session: Session, story_id: int) -> StoryDetail | None:
+    story = session.get(Story, story_id)
+    if story is None:
+        return None
+    [summary] = _summaries(session, [story])
+    articles = list(
+        session.scalars(
+            select(Article)
+            .where(Article.story_id == story_id)
+            .options(selectinload(Article.matches))
+            .order_by(Article.event_at, Article.id)
+        )
+    )
+    line: list[StorySummary] = []
+    if story.storyline_id is not None:
+        members = session.scalars(
+            select(Story)
+            .where(Story.storyline_id == story.storyline_id)
+            .order_by(Story.first_seen_at, Story.id)
+        ).all()
+        line = _summaries(session, members)
+    return StoryDetail(summary, story_outlets(session, story_id), story.alerted_at, articles, line)
 
 
 # --- the delivery outbox -------------------------------------------------------------------
@@ -365,6 +790,9 @@ def finish_delivery(
         delivery.next_attempt_at = next_attempt_at
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+_T = TypeVar("_T")
+
+
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -116,6 +116,8 @@ def scenario(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) ->
         run_once(scenario, config)  # 1: nothing changed
         newsroom.publish(_late_article())
         run_once(scenario, config)  # 2: one new article
+        newsroom.publish(_development_article())
+        run_once(scenario, config)  # 3: a development of the Solvane story
         yield scenario
         db.dispose()
 
@@ -126,6 +128,14 @@ LATE_SLUG = "aldermark-orvane-critical-minerals-agreement"
 def _late_article() -> SampleArticle:
     """A brand-new story the newsroom publishes between two runs."""
     return next(a for a in load_later_articles() if a.slug == LATE_SLUG)
+
+
+DEVELOPMENT_SLUG = "solvane-engineer-pleads-not-guilty"
+
+
+def _development_article() -> SampleArticle:
+    """A follow-up of the Solvane indictment, 17 days later: a development of its storyline."""
+    return next(a for a in load_later_articles() if a.slug == DEVELOPMENT_SLUG)
 
 
 def _stored(db: Database) -> dict[str, Article]:
@@ -164,7 +174,7 @@ def test_alerts_only_for_relevant_originals(scenario: Scenario) -> None:
         alerted = {
             a.article.canonical_url.rsplit("/", 1)[-1] for a in session.scalars(select(Alert)).all()
         }
-    assert alerted == relevant | {LATE_SLUG}
+    assert alerted == relevant | {LATE_SLUG, DEVELOPMENT_SLUG}
 
 
 def test_syndicated_copy_joins_the_story_without_a_second_alert(scenario: Scenario) -> None:
@@ -218,7 +228,9 @@ def test_unreachable_source_is_reported_and_the_run_goes_on(scenario: Scenario) 
     assert scenario.runs[0]["sources"]["newsroom"]["status"] == "ok"
     with scenario.db.session() as session:
         source = session.scalars(select(Source).where(Source.name == "unreachable")).one()
-        assert source.consecutive_failures == 3 and source.last_status == "failed"
+        # One failure per run, each after its retries.
+        assert source.consecutive_failures == len(scenario.runs)
+        assert source.last_status == "failed"
 
 
 def test_second_run_fetches_no_page_and_alerts_nothing(scenario: Scenario) -> None:
@@ -236,6 +248,37 @@ def test_a_new_article_is_the_only_page_fetched_next_time(scenario: Scenario) ->
     assert scenario.article_hits[2] == scenario.article_hits[1] + 1
     assert third["totals"]["alerts"] == 1
     assert scenario.slack_counts[2] == scenario.slack_counts[1] + 1
+
+
+def test_a_development_alerts_once_with_the_earlier_story(scenario: Scenario) -> None:
+    fourth = scenario.runs[3]
+    assert fourth["sources"]["newsroom"]["new_links"] == 1
+    assert fourth["totals"]["alerts"] == 1 and fourth["totals"]["duplicates"] == 0
+    assert scenario.slack_counts[3] == scenario.slack_counts[2] + 1
+    assert scenario.mail_counts[3] == scenario.mail_counts[2] + 1
+    development = _development_article()
+    stored = _stored(scenario.db)
+    original = stored["solvane-engineer-charged-chip-designs"]
+    assert stored[DEVELOPMENT_SLUG].story_id != original.story_id
+    with scenario.db.session() as session:
+        alert = session.scalars(
+            select(Alert).where(Alert.story_id == stored[DEVELOPMENT_SLUG].story_id)
+        ).one()
+        assert alert.kind == "development"
+        # The original story, with its syndicated copy, still has its one alert.
+        assert session.scalars(select(Alert).where(Alert.story_id == original.story_id)).all()
+
+    payload = scenario.slack.payloads[-1]
+    assert development.title in payload["text"]
+    blocks = str(payload["blocks"])
+    assert "Previously in this storyline" in blocks and original.title in blocks
+    assert original.canonical_url in blocks
+    message = scenario.smtp.messages[-1]
+    text = message.get_body(("plain",)).get_content()
+    assert development.title in str(message["Subject"])
+    assert original.title in " ".join(text.split())
+    console = _words(scenario.console[3])
+    assert "Previously in this storyline" in console and original.title in console
 
 
 def _words(text: str) -> str:
@@ -263,6 +306,31 @@ def test_cli_lists_sources_articles_and_alerts(scenario: Scenario) -> None:
     assert alerts.exit_code == 0 and "sent" in alerts.output
     failed = runner.invoke(app, ["alerts", "-c", config, "--failed"], env=env)
     assert failed.exit_code == 0 and "new_story" not in failed.output
+
+
+def test_cli_lists_stories_and_shows_one_with_its_storyline(scenario: Scenario) -> None:
+    runner = CliRunner()
+    env = {"COLUMNS": "250"}
+    config = str(scenario.config)
+    stored = _stored(scenario.db)
+    original = stored["solvane-engineer-charged-chip-designs"]
+
+    listing = runner.invoke(app, ["stories", "-c", config, "--watch", "ip_theft"], env=env)
+    assert listing.exit_code == 0, listing.output
+    words = _words(listing.output)
+    assert original.title in words
+    assert "Harbor Tech Journal, Calder Bay Courier" in words  # the outlets of the story
+    assert _development_article().title in words
+
+    shown = runner.invoke(app, ["story", str(original.story_id), "-c", config], env=env)
+    assert shown.exit_code == 0, shown.output
+    words = _words(shown.output)
+    assert "2 article(s) from Harbor Tech Journal, Calder Bay Courier" in words
+    assert f"copy of #{original.id}" in words
+    assert "storyline" in words and _development_article().title in words
+
+    missing = runner.invoke(app, ["story", "999999", "-c", config], env=env)
+    assert missing.exit_code == 1 and "no story 999999" in missing.output
 
 
 def test_demo_alerts_on_the_relevant_stories_only(prefect_harness: None) -> None:

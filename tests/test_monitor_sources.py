@@ -18,6 +18,11 @@ database_url = "{db_url}"
 
 [http]
 allowed_hosts = ["127.0.0.1"]
+per_host_min_delay_s = 0
+max_retries = 0  # counted requests below: one per page per run
+
+[pipeline]
+poll_retry_delay_s = 0.5
 
 [sources.atom]
 kind = "atom"

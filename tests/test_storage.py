@@ -123,7 +123,9 @@ def test_copy_joins_the_original_story_without_an_alert(db: Database) -> None:
     assert copy.story_id == original.story_id and copy.alert_id is None
     with db.session() as session:
         assert repo.story_outlets(session, original.story_id or 0) == ["Example News"]
-        assert len(repo.recent_fingerprints(session, NOW - timedelta(days=1))) == 1
+        summary = repo.story_summary(session, original.story_id or 0)
+        assert summary is not None and summary.article_count == 2
+        assert summary.url == "https://news.example/a"  # the original, not the copy
 
 
 def test_sources_keep_validators_and_count_failures(db: Database) -> None:
