@@ -10,7 +10,7 @@ both configured and labeled are reported.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -57,18 +57,27 @@ def _label(value: Any) -> bool | None:
     return None
 
 
-def parse_records(lines: Iterable[str], where: str = "records") -> list[LabeledRecord]:
-    """Parse JSON Lines records; raise EvalDataError with the line of a bad one."""
-    records: list[LabeledRecord] = []
+def json_objects(
+    lines: Iterable[str], where: str, error: type[ValueError]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON object on each non-blank line, with its line number; `error` names the line
+    of one that is not valid JSON or not an object."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise EvalDataError(f"{where}: line {number}: not JSON: {exc.msg}") from None
+            raise error(f"{where}: line {number}: invalid JSON: {exc.msg}") from None
         if not isinstance(data, dict):
-            raise EvalDataError(f"{where}: line {number}: expected a JSON object")
+            raise error(f"{where}: line {number}: expected a JSON object")
+        yield number, data
+
+
+def parse_records(lines: Iterable[str], where: str = "records") -> list[LabeledRecord]:
+    """Parse JSON Lines records; raise EvalDataError with the line of a bad one."""
+    records: list[LabeledRecord] = []
+    for number, data in json_objects(lines, where, EvalDataError):
         text = data.get("text")
         if not isinstance(text, str) or not text.strip():
             raise EvalDataError(f"{where}: line {number}: no 'text' field with text in it")

@@ -19,7 +19,6 @@ Measures:
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -34,6 +33,7 @@ from rich.table import Table
 
 from classifiers.events import title_from_text
 from flows.pipeline import Placement, StoryContext, store_article
+from newswatch.evaluate import json_objects
 from newswatch.models import Article
 from storage.db import Database
 
@@ -70,15 +70,7 @@ def read_story_records(path: Path) -> list[StoryRecord]:
 
 def parse_story_records(lines: Iterable[str], where: str = "records") -> list[StoryRecord]:
     records: list[StoryRecord] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise StoryDataError(f"{where}: line {number}: invalid JSON: {exc.msg}") from None
-        if not isinstance(data, dict):
-            raise StoryDataError(f"{where}: line {number}: expected a JSON object")
+    for number, data in json_objects(lines, where, StoryDataError):
         for key in ("text", "event", "event_date"):
             if not isinstance(data.get(key), str) or not data[key].strip():
                 raise StoryDataError(f"{where}: line {number}: `{key}` must be a non-empty string")

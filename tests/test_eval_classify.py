@@ -89,7 +89,7 @@ def test_title_is_the_first_line() -> None:
 
 
 def test_bad_records_are_refused_with_their_line() -> None:
-    with pytest.raises(EvalDataError, match="line 2: not JSON"):
+    with pytest.raises(EvalDataError, match="line 2: invalid JSON"):
         parse_records(['{"text": "a", "w": 1}', "{oops"], "f.jsonl")
     with pytest.raises(EvalDataError, match="line 1: no 'text'"):
         parse_records(['{"w": 1}'])
