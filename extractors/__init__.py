@@ -7,7 +7,8 @@ Fetching (`http.Fetcher`, configured by `policy.FetchPolicy`, failing with
   address), with `addresses` saying which addresses and host names are not public;
 - `politeness`: per-host concurrency, spacing, Retry-After pauses, backoff, giving up;
 - `robots`: robots.txt verdicts (Protego, RFC 9309);
-- `bodies`: media types read, Accept headers, bounded decompression.
+- `bodies`: media types read, Accept headers, bounded decompression;
+- `source_backoff`: across runs, when a source whose polls keep failing is due again.
 
 Link discovery (`links.discover_links`): `feeds` and `sitemaps` (streamed lxml, entity
 declarations refused by `xml_safety`), HTML index pages in `links`, all filtered and
