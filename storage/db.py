@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Base
+from storage.upgrade import UpgradeError, add_missing_columns
 
 
 class DatabaseError(RuntimeError):
@@ -41,11 +42,16 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_all(self) -> None:
+    def create_all(self) -> list[str]:
+        """Create the missing tables, and bring tables made by an earlier version up to the
+        models (missing columns and indexes, see storage.upgrade); the columns added."""
         try:
             Base.metadata.create_all(self.engine)
+            return add_missing_columns(self.engine, Base.metadata)
         except OperationalError as exc:
             raise DatabaseError(f"cannot open database {self.display_url}: {exc.orig}") from exc
+        except UpgradeError as exc:
+            raise DatabaseError(f"cannot upgrade database {self.display_url}: {exc}") from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:

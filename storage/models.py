@@ -68,6 +68,11 @@ class Source(Base):
     last_status: Mapped[str | None] = mapped_column(String(40))  # ok, not_modified, failed
     last_error: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the last poll failed, for code and filters: a FetchError kind ("timeout",
+    # "http_status", "robots", ...), "parse" or "internal"; None after a success.
+    last_error_kind: Mapped[str | None] = mapped_column(String(40))
+    # A failing source is not polled before this (back-off across runs); None: due.
+    next_poll_at: Mapped[datetime | None]
 
 
 class Link(Base):

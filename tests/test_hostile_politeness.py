@@ -23,8 +23,12 @@ from tests.support.hostile_newsroom import (
 )
 
 # Two requests the client starts `delay` apart may reach the server a little closer
-# together (one waited for a new connection, the next reused it): a millisecond or so.
+# together (one waited for a new connection, the next reused it; the server's handler
+# threads share two loaded cores with the client): a millisecond or so when the machine
+# is idle, tens of milliseconds under load. One gap may lose that much; the mean gap (the
+# span of the starts over their number) loses only what the first and last lose.
 CLOCK_SLACK = 0.02
+JITTER_SHARE = 0.25
 
 
 @pytest.fixture
@@ -40,6 +44,15 @@ def holds(room: HostileNewsroom, count: int, ms: int = 0) -> list[str]:
 def gaps(hits: list[Hit]) -> list[float]:
     starts = sorted(h.started for h in hits)
     return [b - a for a, b in pairwise(starts)]
+
+
+def assert_spaced(hits: list[Hit], delay: float) -> None:
+    """Request starts, as the server saw them, at least `delay` apart: every gap, up to
+    the thread scheduling jitter, and on average, up to CLOCK_SLACK (with no spacing at
+    all, the gaps would be a few milliseconds)."""
+    found = gaps(hits)
+    assert min(found) >= delay * (1 - JITTER_SHARE), found
+    assert sum(found) / len(found) >= delay - CLOCK_SLACK, found
 
 
 def most_at_once(hits: list[Hit]) -> int:
@@ -59,7 +72,7 @@ def test_request_starts_to_one_host_are_spaced_by_the_minimum_delay(
     assert all(isinstance(page, Page) for page in run.pages.values())
     hits = room.hits()  # robots.txt and the five pages, all to one host
     assert [h.path for h in hits].count("/robots.txt") == 1 and len(hits) == 6
-    assert min(gaps(hits)) >= 0.2 - CLOCK_SLACK
+    assert_spaced(hits, 0.2)
 
 
 def test_other_hosts_are_not_held_back_by_one_hosts_delay(room: HostileNewsroom) -> None:
@@ -88,7 +101,7 @@ def test_per_host_concurrency_is_bounded(room: HostileNewsroom, concurrency: int
 def test_robots_crawl_delay_raises_the_spacing(room: HostileNewsroom) -> None:
     room.robots = "User-agent: *\nCrawl-delay: 0.3\n"
     hostile_run(hostile_policy(per_host_min_delay_s=0.0), pages=holds(room, 3))
-    assert min(gaps(room.hits("/hold"))) >= 0.3 - CLOCK_SLACK
+    assert_spaced(room.hits("/hold"), 0.3)
 
 
 def test_robots_is_fetched_once_and_its_rules_for_our_token_apply(
