@@ -1,7 +1,9 @@
 """Channel configuration: pydantic models, a discriminated union on ``type``.
 
-Secrets (a Slack webhook URL, an SMTP password) are ``SecretStr``, so a repr shows
-``**********``, or are named by an environment variable read at send time. Pydantic errors
+Secrets (a Slack webhook URL, an SMTP password, an Apprise or webhook URL) are ``SecretStr``,
+so a repr shows ``**********``; or are named by an environment variable read at send time
+(``*_env``); or by a Prefect Secret block (``*_secret_block``), which ``flows/secrets.py``
+loads into the channel before delivery (this room does not import Prefect). Pydantic errors
 echo their input, so secrets are wrapped in ``SecretStr`` *before* anything can fail (see
 ``_wrap_secrets``), and every check runs at field level, where the input it would echo is not
 a secret. Only ``error["msg"]`` and ``error["loc"]`` are meant for people.
@@ -9,7 +11,9 @@ a secret. Only ``error["msg"]`` and ``error["loc"]`` are meant for people.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from email.headerregistry import Address
 from email.policy import default as default_policy
 from typing import Annotated, Any, Literal
@@ -28,20 +32,28 @@ from pydantic import (
 
 from .errors import DeliveryError
 
-SECRET_KEYS = frozenset({"webhook_url", "password"})
+SECRET_KEYS = frozenset({"webhook_url", "password", "url"})
 
 # Names end up in the deliveries table (String(100)) and in logs; keep them plain.
 ChannelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+# Prefect block names: lowercase letters, digits and dashes.
+BlockName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")]
 
 
 def _wrap_secrets(data: Any) -> Any:
     """Turn secret values into ``SecretStr`` so no validation error can print them."""
     if not isinstance(data, dict):
         return data
-    return {
+    wrapped = {
         k: SecretStr(v) if k in SECRET_KEYS and isinstance(v, str) else v for k, v in data.items()
     }
+    headers = wrapped.get("headers")
+    if isinstance(headers, dict):  # header values are often tokens
+        wrapped["headers"] = {
+            k: SecretStr(v) if isinstance(v, str) else v for k, v in headers.items()
+        }
+    return wrapped
 
 
 class _Channel(BaseModel):
@@ -72,7 +84,8 @@ class SlackChannel(_Channel):
     name: ChannelName
     webhook_url: SecretStr | None = None
     # Read when sending: a rotated URL needs no config change, and the file holds no secret.
-    webhook_url_env: EnvName | None = Field(default=None, validate_default=True)
+    webhook_url_env: EnvName | None = None
+    webhook_url_secret_block: BlockName | None = Field(default=None, validate_default=True)
     timeout_s: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("webhook_url")
@@ -82,12 +95,10 @@ class SlackChannel(_Channel):
             raise ValueError("webhook_url must be an http(s) URL")  # never echo the value
         return value
 
-    @field_validator("webhook_url_env")
+    @field_validator("webhook_url_secret_block")
     @classmethod
     def _exactly_one(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if "webhook_url" in info.data and (info.data["webhook_url"] is None) == (value is None):
-            raise ValueError("give exactly one of webhook_url or webhook_url_env")
-        return value
+        return _one_source(info, "webhook_url", value)
 
 
 class EmailChannel(_Channel):
@@ -100,7 +111,8 @@ class EmailChannel(_Channel):
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = Field(default=None, min_length=1, max_length=256)
     password: SecretStr | None = None
-    password_env: EnvName | None = Field(default=None, validate_default=True)
+    password_env: EnvName | None = None
+    password_secret_block: BlockName | None = Field(default=None, validate_default=True)
     sender: str
     recipients: list[str] = Field(min_length=1, max_length=100)
     ca_file: str | None = None  # an extra CA to trust (self-signed servers, tests)
@@ -120,31 +132,118 @@ class EmailChannel(_Channel):
             parse_address(item)
         return value
 
-    @field_validator("password_env")
+    @field_validator("password_secret_block")
     @classmethod
     def _credentials(cls, value: str | None, info: ValidationInfo) -> str | None:
         data = info.data
-        if not {"username", "password", "security"} <= data.keys():
+        if not {"username", "password", "password_env", "security"} <= data.keys():
             return value  # an earlier field failed and is reported already
-        password, username = data["password"], data["username"]
-        if password is not None and value is not None:
-            raise ValueError("give at most one of password or password_env")
-        has_password = password is not None or value is not None
+        given = [data["password"], data["password_env"], value]
+        username = data["username"]
+        if sum(v is not None for v in given) > 1:
+            raise ValueError("give at most one of password, password_env or password_secret_block")
+        has_password = any(v is not None for v in given)
         if has_password and not username:
             raise ValueError("a password needs a username")
         if username and not has_password:
-            raise ValueError("username is set: give password or password_env")
+            raise ValueError(
+                "username is set: give password, password_env or password_secret_block"
+            )
         if username and data["security"] == "none":
             raise ValueError('refusing to send a password without TLS: use security "starttls"')
         return value
 
 
+class AppriseChannel(_Channel):
+    """Any service Apprise knows (Teams, Discord, Telegram, ntfy, ...), by Apprise URL.
+
+    ``url`` may hold several URLs separated by spaces or commas; Apprise URLs carry tokens,
+    so the value is a secret like a webhook URL. The alert is sent as plain text (title and
+    body), which Apprise escapes for services that take HTML or Markdown.
+    """
+
+    type: Literal["apprise"] = "apprise"
+    name: ChannelName
+    url: SecretStr | None = None
+    url_env: EnvName | None = None
+    url_secret_block: BlockName | None = Field(default=None, validate_default=True)
+
+    @field_validator("url_secret_block")
+    @classmethod
+    def _exactly_one(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _one_source(info, "url", value)
+
+
+class WebhookChannel(_Channel):
+    """POST a documented JSON document (see ``alerts.render_json``) to any HTTP endpoint.
+
+    ``headers`` are sent as given (masked in reprs and errors all the same);
+    ``secret_headers_env`` or ``secret_headers_secret_block`` name a JSON object of headers
+    kept out of the config file (an ``Authorization`` token, say), merged over ``headers``.
+    """
+
+    type: Literal["webhook"] = "webhook"
+    name: ChannelName
+    url: SecretStr | None = None
+    url_env: EnvName | None = None
+    url_secret_block: BlockName | None = Field(default=None, validate_default=True)
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    secret_headers_env: EnvName | None = None
+    secret_headers_secret_block: BlockName | None = None
+    # Filled in by flows/secrets.py from the block: a JSON object, never written in a config.
+    secret_headers: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _web_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _is_web_url(value.get_secret_value()):
+            raise ValueError("url must be an http(s) URL")  # never echo the value
+        return value
+
+    @field_validator("url_secret_block")
+    @classmethod
+    def _exactly_one(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _one_source(info, "url", value)
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, text in value.items():
+            _check_header(name, text.get_secret_value())
+        return value
+
+
 ChannelConfig = Annotated[
-    ConsoleChannel | SlackChannel | EmailChannel,
+    ConsoleChannel | SlackChannel | EmailChannel | AppriseChannel | WebhookChannel,
     Field(discriminator="type"),
     # Runs before the union picks a model: a bad or missing "type" echoes the whole table.
     BeforeValidator(_wrap_secrets),
 ]
+
+
+AnyChannel = ConsoleChannel | SlackChannel | EmailChannel | AppriseChannel | WebhookChannel
+
+
+def _one_source(info: ValidationInfo, field: str, block: str | None) -> str | None:
+    """Exactly one of ``field``, ``field_env`` and ``field_secret_block`` is given."""
+    data = info.data
+    if field not in data or f"{field}_env" not in data:
+        return block  # an earlier field failed and is reported already
+    given = [data[field], data[f"{field}_env"], block]
+    if sum(v is not None for v in given) != 1:
+        raise ValueError(f"give exactly one of {field}, {field}_env or {field}_secret_block")
+    return block
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+
+
+def _check_header(name: str, value: str) -> None:
+    if not _HEADER_NAME.match(name):
+        raise ValueError(f"not a valid HTTP header name: {name!r}")
+    if any(c in value for c in "\r\n\0"):
+        raise ValueError(f"header {name}: a value cannot contain line breaks")
 
 
 def _is_web_url(url: str) -> bool:
@@ -178,24 +277,78 @@ def _from_env(label: str, variable: str) -> str:
     return value
 
 
-def webhook_url(channel: SlackChannel) -> str:
-    """The webhook URL, from the config or the environment (DeliveryError if unset)."""
-    if channel.webhook_url is not None:
-        return channel.webhook_url.get_secret_value()
-    assert channel.webhook_url_env is not None  # guaranteed by validation
-    return _from_env(describe(channel), channel.webhook_url_env)
-
-
-def smtp_password(channel: EmailChannel) -> str | None:
-    """The SMTP password, from the config or the environment (DeliveryError if unset)."""
-    if channel.password is not None:
-        return channel.password.get_secret_value()
-    if channel.password_env is not None:
-        return _from_env(describe(channel), channel.password_env)
+def _secret(
+    channel: AnyChannel, value: SecretStr | None, env: str | None, block: str | None
+) -> str | None:
+    if value is not None:
+        return value.get_secret_value()
+    if env is not None:
+        return _from_env(describe(channel), env)
+    if block is not None:
+        # flows/secrets.py replaces the block name by its value before delivery; if it could
+        # not (no Prefect API, block missing), the block may appear later: retry.
+        raise DeliveryError(
+            f"{describe(channel)}: Prefect Secret block {block!r} was not loaded", retryable=True
+        )
     return None
 
 
-def check_secrets(channel: ConsoleChannel | SlackChannel | EmailChannel) -> None:
+def webhook_url(channel: SlackChannel) -> str:
+    """The webhook URL, from the config, the environment or a Secret block (else DeliveryError)."""
+    url = _secret(
+        channel, channel.webhook_url, channel.webhook_url_env, channel.webhook_url_secret_block
+    )
+    assert url is not None  # one source is guaranteed by validation
+    return url
+
+
+def smtp_password(channel: EmailChannel) -> str | None:
+    """The SMTP password, if the channel authenticates (DeliveryError if it cannot be read)."""
+    return _secret(channel, channel.password, channel.password_env, channel.password_secret_block)
+
+
+def target_url(channel: AppriseChannel | WebhookChannel) -> str:
+    """The Apprise URL(s) or the webhook URL (DeliveryError if it cannot be read)."""
+    url = _secret(channel, channel.url, channel.url_env, channel.url_secret_block)
+    assert url is not None  # one source is guaranteed by validation
+    return url
+
+
+def webhook_headers(channel: WebhookChannel) -> tuple[dict[str, str], list[str]]:
+    """All headers to send, and the secret values among them (to mask in errors)."""
+    raw = _secret(
+        channel,
+        channel.secret_headers,
+        channel.secret_headers_env,
+        channel.secret_headers_secret_block,
+    )
+    plain = {k: v.get_secret_value() for k, v in channel.headers.items()}
+    if raw is None:
+        return plain, list(plain.values())
+    label = describe(channel)
+    try:
+        secret = json.loads(raw)
+    except ValueError:
+        raise DeliveryError(
+            f"{label}: secret headers are not a JSON object", retryable=False
+        ) from None
+    if not isinstance(secret, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in secret.items()
+    ):
+        raise DeliveryError(
+            f"{label}: secret headers are not a JSON object of strings", retryable=False
+        )
+    for name, value in secret.items():
+        try:
+            _check_header(name, value)
+        except ValueError:
+            raise DeliveryError(
+                f"{label}: secret header {name!r} is invalid", retryable=False
+            ) from None
+    return {**plain, **secret}, [*plain.values(), *secret.values()]
+
+
+def check_secrets(channel: AnyChannel) -> None:
     """Raise ``DeliveryError`` now if a secret the channel reads from the environment is unset.
 
     Call at start-up to refuse a broken config early instead of failing every delivery.
@@ -204,21 +357,63 @@ def check_secrets(channel: ConsoleChannel | SlackChannel | EmailChannel) -> None
         webhook_url(channel)
     elif isinstance(channel, EmailChannel):
         smtp_password(channel)
+    elif isinstance(channel, AppriseChannel):
+        target_url(channel)
+    elif isinstance(channel, WebhookChannel):
+        target_url(channel)
+        webhook_headers(channel)
 
 
-def describe(channel: ConsoleChannel | SlackChannel | EmailChannel) -> str:
+def _masked_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "****"
+    return f"{parts.scheme}://{host}/…/****" if host else f"{parts.scheme}://****"
+
+
+def _source(field: str, value: SecretStr | None, env: str | None, block: str | None) -> str:
+    if env is not None:
+        return f"{field} from ${env}"
+    if block is not None:
+        return f"{field} from Secret block {block!r}"
+    assert value is not None
+    return f"{field} {_masked_url(value.get_secret_value())}"
+
+
+def describe(channel: AnyChannel) -> str:
     """A one-line description for listings and errors; never includes a secret."""
     if isinstance(channel, ConsoleChannel):
         return f"console {channel.name!r}"
     if isinstance(channel, SlackChannel):
-        if channel.webhook_url_env is not None:
-            return f"slack {channel.name!r} (webhook from ${channel.webhook_url_env})"
-        assert channel.webhook_url is not None
-        parts = urlsplit(channel.webhook_url.get_secret_value())
-        return f"slack {channel.name!r} (webhook {parts.scheme}://{parts.hostname}/…/****)"
+        where = _source(
+            "webhook",
+            channel.webhook_url,
+            channel.webhook_url_env,
+            channel.webhook_url_secret_block,
+        )
+        return f"slack {channel.name!r} ({where})"
+    if isinstance(channel, AppriseChannel):
+        if channel.url is not None:
+            schemes = sorted(
+                {
+                    u.split("://", 1)[0]
+                    for u in re.split(r"[\s,]+", channel.url.get_secret_value())
+                    if "://" in u
+                }
+            )
+            return f"apprise {channel.name!r} ({', '.join(s + '://****' for s in schemes)})"
+        where = _source("url", None, channel.url_env, channel.url_secret_block)
+        return f"apprise {channel.name!r} ({where})"
+    if isinstance(channel, WebhookChannel):
+        where = _source("url", channel.url, channel.url_env, channel.url_secret_block)
+        return f"webhook {channel.name!r} ({where})"
     auth = f", user {channel.username}" if channel.username else ""
     if channel.password_env is not None:
         auth += f", password from ${channel.password_env}"
+    elif channel.password_secret_block is not None:
+        auth += f", password from Secret block {channel.password_secret_block!r}"
     to = ", ".join(channel.recipients)
     return (
         f"email {channel.name!r} ({channel.security} {channel.host}:{channel.port}{auth}, to {to})"

@@ -14,8 +14,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from typing import TYPE_CHECKING
 
+from .digest import Digest
 from .errors import DeliveryError, redact
 from .message import AlertMessage
+from .render_digest import digest_html, digest_text, digest_title
 from .render_email import email_html, email_subject, email_text
 from .text import clean, truncate
 
@@ -50,6 +52,22 @@ def build_email(channel: EmailChannel, msg: AlertMessage) -> EmailMessage:
         mail["X-Newswatch-Watches"] = truncate(watches, 500)
     mail.set_content(email_text(msg))
     mail.add_alternative(email_html(msg), subtype="html")
+    return mail
+
+
+def build_digest_email(channel: EmailChannel, digest: Digest) -> EmailMessage:
+    """The digest as one multipart/alternative message (text, then HTML)."""
+    sender = _addr_spec(channel.sender)
+    mail = EmailMessage()
+    mail["Subject"] = truncate(clean(digest_title(digest)), 200)
+    mail["From"] = channel.sender
+    mail["To"] = ", ".join(channel.recipients)
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = make_msgid("digest", domain=sender.rpartition("@")[2])
+    mail["List-Id"] = LIST_ID
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(digest_text(digest))
+    mail.add_alternative(digest_html(digest), subtype="html")
     return mail
 
 

@@ -54,6 +54,18 @@ _redactor = _RedactSecrets()
 logging.getLogger("httpx").addFilter(_redactor)
 
 
+def redact_logger(name: str) -> None:
+    """Mask registered secrets in this library logger's records too (e.g. ``apprise``)."""
+    logger = logging.getLogger(name)
+    if _redactor not in logger.filters:
+        logger.addFilter(_redactor)
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """Mask these strings in httpx's log records from now on (URLs, header tokens)."""
+    _redactor.add(secrets)
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
     if not value:
@@ -78,7 +90,7 @@ def post_webhook(url: str, payload: Mapping[str, Any], *, timeout: float, label:
     httpx error (which holds the URL) is not printed in a traceback.
     """
     secrets = url_secrets(url)
-    _redactor.add(secrets)
+    register_secrets(secrets)
 
     def fail(text: str, *, retryable: bool, retry_after: float | None = None) -> DeliveryError:
         return DeliveryError(

@@ -6,15 +6,19 @@ from pathlib import Path
 from typing import Any, cast
 
 import yaml
-from prefect import serve
+from prefect import Flow, serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
 
+from flows.digest import digest
 from flows.monitor import monitor
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
-FLOWS = {"flows/monitor.py:monitor": monitor}
+FLOWS: dict[str, Flow[..., Any]] = {
+    "flows/monitor.py:monitor": monitor,
+    "flows/digest.py:digest": digest,
+}
 
 
 class DeploymentConfigError(ValueError):

@@ -55,7 +55,19 @@ def test_discriminated_union() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"type": "slack", "name": "t"}, "exactly one of webhook_url or webhook_url_env"),
+        ({"type": "slack", "name": "t"}, "exactly one of webhook_url, webhook_url_env or webhook"),
+        (
+            {"type": "slack", "name": "t", "webhook_url": HOOK, "webhook_url_secret_block": "b"},
+            "exactly one",
+        ),
+        ({"type": "slack", "name": "t", "webhook_url_secret_block": "Not_A_Block"}, "pattern"),
+        ({"type": "apprise", "name": "t"}, "exactly one of url, url_env or url_secret_block"),
+        ({"type": "webhook", "name": "t", "url": "ftp://x/SECRET"}, "http(s) URL"),
+        (
+            {"type": "webhook", "name": "t", "url": HOOK, "headers": {"X-A": "1\r\nX-B: SECRET"}},
+            "line breaks",
+        ),
+        ({"type": "webhook", "name": "t", "url": HOOK, "headers": {"bad name": "v"}}, "header"),
         (
             {"type": "slack", "name": "t", "webhook_url": HOOK, "webhook_url_env": "X"},
             "exactly one",
@@ -65,9 +77,10 @@ def test_discriminated_union() -> None:
         ({"type": "slack", "name": "t", "webhook": HOOK}, "Extra inputs"),
         ({"type": "slak", "name": "t", "webhook_url": HOOK}, "does not match"),
         ({"name": "t", "webhook_url": HOOK}, "Unable to extract tag"),
-        ({**EMAIL, "password_env": "P"}, "at most one of password or password_env"),
+        ({**EMAIL, "password_env": "P"}, "at most one of password, password_env or password_"),
+        ({**EMAIL, "password_secret_block": "smtp"}, "at most one of password"),
         ({**EMAIL, "username": None}, "a password needs a username"),
-        ({**EMAIL, "password": None}, "give password or password_env"),
+        ({**EMAIL, "password": None}, "give password, password_env or password_secret_block"),
         ({**EMAIL, "security": "none"}, "without TLS"),
         ({**EMAIL, "recipients": []}, "at least 1"),
         ({**EMAIL, "recipients": ["not-an-address"]}, "not a single valid email address"),
@@ -89,6 +102,9 @@ def test_invalid_config_is_refused_without_echoing_secrets(
         with pytest.raises(ValidationError) as direct:
             ADAPTER.validate_python(table)
         assert "SECRET" not in str(direct.value) + repr(direct.value.errors())
+    if table.get("type") == "webhook":
+        # A header value may be a token: it is never echoed either.
+        assert "1\r\nX-B" not in shown
 
 
 def test_repr_and_describe_hide_secrets() -> None:

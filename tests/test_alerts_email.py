@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -160,3 +161,35 @@ def test_implicit_tls() -> None:
         send(channel(server, security="tls"), MSG)
         [received] = server.received
         assert received.tls and received.authenticated
+
+
+# The four hostile titles of the issue, in every place a page string reaches a mail.
+HOSTILE_TITLES = ["<!channel>", "<http://evil|click>", "\r\nBcc: x@y", "<script>"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_TITLES)
+def test_hostile_titles_are_inert_in_headers_and_html(smtp: SmtpServer, hostile: str) -> None:
+    msg = replace(
+        MSG,
+        headline=f"Firm sues rival {hostile} today",
+        outlet=f"Outlet {hostile}",
+        lead=f"Lead {hostile}",
+    )
+    send(channel(smtp), msg)
+    [received] = smtp.received
+    mail = received.message
+    raw_headers = received.raw.split(b"\r\n\r\n", 1)[0].decode()
+    # No header made by the title: exactly one Subject, no Bcc, nothing but ours.
+    lines = raw_headers.split("\r\n")
+    assert mail["Bcc"] is None and sum(line.startswith("Subject:") for line in lines) == 1
+    assert not any(line.lower().startswith("bcc") for line in lines)
+    subject = str(mail["Subject"])
+    assert "\r" not in subject and "\n" not in subject and "Firm sues rival" in subject
+    assert received.rcpt_tos == ("analyst@newswatch.test", "lead@newswatch.test")  # no x@y
+    _, html = parts(mail)
+    for raw in ("<!channel>", "<http://evil", "<script>", "\r\nBcc"):
+        assert raw not in html
+    assert 'href="http://evil' not in html
+    cleaned = hostile.strip()
+    if cleaned.startswith("<"):
+        assert html.count(cleaned.replace("<", "&lt;").replace(">", "&gt;")) >= 3

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from alerts.message import AlertMessage, PreviousStory
@@ -264,3 +265,31 @@ def test_console_escapes_rich_markup_and_control_codes() -> None:
         text = render_console(make_message(headline=tricky, outlet=tricky))
         assert text.count(tricky) == 2, tricky
     assert "\x1b[31m" not in console.export_text(styles=False)
+
+
+HOSTILE_TITLES = ["<!channel>", "<http://evil|click>", "\r\nBcc: x@y", "<script>"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_TITLES)
+def test_hostile_titles_are_inert_in_slack(hostile: str) -> None:
+    evil = f"Firm sues rival {hostile} today"
+    msg = make_message(
+        headline=evil,
+        outlet=evil,
+        lead=evil,
+        also_reported_by=(evil,),
+        previously=(PreviousStory(evil, "https://news.example/old", datetime(2024, 1, 1)),),
+        matches=(
+            replace(make_message().matches[0], evidence=(Evidence(evil, ()),), terms=(evil,)),
+        ),
+    )
+    payload = slack_payload(msg)
+    for text in all_text(payload):
+        assert "<!" not in text and "<http://evil" not in text and "<script" not in text
+        assert "\r" not in text and "\nBcc" not in text
+        for link in re.findall(r"<([^>]*)>", text):
+            assert link.split("|", 1)[0].startswith("https://news.example/"), link
+    assert "Firm sues rival" in payload["text"]
+    html = email_html(msg)
+    assert "<script" not in html and "<!channel" not in html and "<http://evil" not in html
+    assert "\r" not in email_subject(msg) and "\n" not in email_subject(msg)

@@ -56,3 +56,13 @@ def test_a_broken_prefect_yaml_is_refused(tmp_path: Path) -> None:
         build_deployments(path=bad)
     with pytest.raises(DeploymentConfigError, match="not found"):
         build_deployments(path=tmp_path / "missing.yaml")
+
+
+def test_digest_deployment_runs_daily_at_eight_in_its_timezone() -> None:
+    [digest] = [d for d in build_deployments("/etc/newswatch.toml") if d.name == "digest"]
+    [schedule] = digest.schedules or []
+    assert schedule.schedule.cron == "0 8 * * *"  # type: ignore[union-attr]
+    assert schedule.schedule.timezone == "UTC"  # type: ignore[union-attr]
+    assert digest.parameters == {"config_path": "/etc/newswatch.toml", "period_hours": 24}
+    assert digest.concurrency_limit == 1
+    assert "digest" in (digest.tags or [])

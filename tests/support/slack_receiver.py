@@ -13,11 +13,16 @@ Contract, as Slack answers it:
 - Otherwise 200 ``ok``, and the parsed payload is appended to ``payloads``.
 Scripted failures (``fail_next``) answer before the payload is looked at and are not
 recorded in ``payloads``; every request that reached the webhook path counts in ``attempts``.
+``drop_next`` closes the connection without an answer; ``stall_next`` accepts the payload
+(recorded) and then holds the answer back, so a client can be killed while it waits: the
+message arrived but the sender never learnt it. ``pass_next`` answers normally (to place a
+stall or a failure after a number of good requests); ``latency_s`` delays every answer.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -34,6 +39,8 @@ class _Scripted:
     status: int
     body: str
     retry_after: str | None
+    action: str = "fail"  # fail, drop, stall, pass
+    stall_s: float = 0.0
 
 
 class SlackReceiver:
@@ -47,6 +54,9 @@ class SlackReceiver:
         self._attempts = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.latency_s = 0.0
+        self.stalled = threading.Event()  # set when a stalled request has been received
+        self._release = threading.Event()  # ends every stall (on stop)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -62,6 +72,7 @@ class SlackReceiver:
         return self
 
     def stop(self) -> None:
+        self._release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -119,6 +130,21 @@ class SlackReceiver:
         with self._lock:
             self._script.extend(_Scripted(status, text, after) for _ in range(count))
 
+    def drop_next(self, count: int = 1) -> None:
+        """Close the connection of the next ``count`` requests without answering."""
+        with self._lock:
+            self._script.extend(_Scripted(0, "", None, "drop") for _ in range(count))
+
+    def stall_next(self, count: int = 1, *, seconds: float = 60.0) -> None:
+        """Record the next payloads as received, then wait ``seconds`` before answering."""
+        with self._lock:
+            self._script.extend(_Scripted(200, "ok", None, "stall", seconds) for _ in range(count))
+
+    def pass_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` requests normally (a place-holder in the script)."""
+        with self._lock:
+            self._script.extend(_Scripted(200, "ok", None, "pass") for _ in range(count))
+
     def rate_limit_next(self, count: int = 1, *, retry_after: float | str = 1) -> None:
         self.fail_next(count, status=429, retry_after=retry_after)
 
@@ -140,15 +166,31 @@ class SlackReceiver:
 
     # --- called by the handler ----------------------------------------------------------
 
-    def _answer(self, path: str, body: bytes) -> tuple[int, str, dict[str, str]]:
+    def _answer(self, path: str, body: bytes) -> tuple[int, str, dict[str, str]] | None:
+        """Status, body and headers to answer with; None to drop the connection."""
         if path != self.path:
             return 404, "no_service", {}
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        stall = 0.0
         with self._lock:
             self._attempts += 1
             if self._script:
                 step = self._script.popleft()
-                headers = {"Retry-After": step.retry_after} if step.retry_after else {}
-                return step.status, step.body, headers
+                if step.action == "drop":
+                    return None
+                if step.action == "stall":
+                    stall = step.stall_s
+                elif step.action == "fail":
+                    headers = {"Retry-After": step.retry_after} if step.retry_after else {}
+                    return step.status, step.body, headers
+        answer = self._accept(body)
+        if stall and answer[0] == 200:
+            self.stalled.set()
+            self._release.wait(stall)
+        return answer
+
+    def _accept(self, body: bytes) -> tuple[int, str, dict[str, str]]:
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -203,15 +245,23 @@ def _handler_for(receiver: SlackReceiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            status, text, headers = receiver._answer(self.path, body)
+            answer = receiver._answer(self.path, body)
+            if answer is None:  # drop: no status line at all
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            status, text, headers = answer
             data = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client is gone (killed mid-request): nothing to tell it
+                self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet tests; and a real webhook path is a secret not to print
