@@ -22,6 +22,7 @@ from alerts.outbox import RetryPolicy, deliver_pending
 from extractors.extract import ExtractionError, extract_article
 from extractors.http import Fetcher, FetchError
 from extractors.links import LinkDiscoveryError
+from flows.backoff import due_sources, failure_backoff
 from flows.pipeline import (
     ExtractResult,
     PageJob,
@@ -31,6 +32,7 @@ from flows.pipeline import (
     fetch_policy,
     store_batch,
 )
+from flows.secrets import resolve_channel_secrets
 from newswatch.config import Settings, SourceConfig, load_settings
 from storage import repo
 from storage.db import Database
@@ -44,9 +46,11 @@ POOL_MIN_PAGES = 12
 POLL_RETRIES = 1
 
 
-def _transient(exc: Exception) -> bool:
+def _transient(exc: Exception, retry_delay_s: float = 0.0) -> bool:
     """Errors that may pass on their own: timeouts, network errors, 5xx and 429."""
     if isinstance(exc, FetchError):
+        if exc.retry_after is not None and exc.retry_after > retry_delay_s:
+            return False  # the server asked for a longer pause than a retry would give it
         return exc.kind in {"timeout", "network"} or (
             exc.kind == "http_status" and (exc.status or 0) in {429, 500, 502, 503, 504}
         )
@@ -74,9 +78,10 @@ async def poll_source(
     try:
         return await discover(source, fetcher, db, settings, claimed)
     except (FetchError, LinkDiscoveryError) as exc:
-        if _transient(exc) and prefect_task_run.get_run_count() <= POLL_RETRIES:
+        retry_delay_s = settings.pipeline.poll_retry_delay_s
+        if _transient(exc, retry_delay_s) and prefect_task_run.get_run_count() <= POLL_RETRIES:
             raise
-        return SourceOutcome.failed(source.name, str(exc))
+        return SourceOutcome.from_error(source.name, exc)
 
 
 @task(name="extract-batch", cache_policy=NO_CACHE, persist_result=False)
@@ -133,9 +138,11 @@ def deliver_alerts(db: Database, settings: Settings) -> dict[str, Any]:
         max_attempts=settings.alerts.max_attempts,
         base_s=settings.alerts.retry_base_s,
         max_s=settings.alerts.retry_max_s,
+        lease_s=settings.alerts.claim_lease_s,
     )
-    report = deliver_pending(db, settings.channels, policy)
     logger = get_run_logger()
+    channels = resolve_channel_secrets(settings.channels, warn=logger.warning)
+    report = deliver_pending(db, channels, policy)
     for error in report.errors:
         logger.warning("delivery failed: %s", error)
     return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
@@ -146,8 +153,11 @@ def _run_name() -> str:
 
 
 @flow(name="monitor", flow_run_name=_run_name, log_prints=False)
-async def monitor(config_path: str | None = None) -> dict[str, Any]:
-    """One monitoring pass over every enabled source; returns the run summary."""
+async def monitor(config_path: str | None = None, force: bool = False) -> dict[str, Any]:
+    """One monitoring pass over every enabled source; returns the run summary.
+
+    Sources backing off after failures are skipped (reported as such) unless `force`.
+    """
     logger = get_run_logger()
     settings = load_settings(config_path)
     db = Database(settings.database_url)
@@ -161,6 +171,7 @@ async def monitor(config_path: str | None = None) -> dict[str, Any]:
                 for s in sources
             }
         summary = RunSummary(started_at=datetime.now(UTC))
+        sources, waiting = due_sources(db, sources, summary.started_at, force=force)
 
         claimed: set[str] = set()  # links being fetched in this run, shared by the polls
         poll = poll_source.with_options(retry_delay_seconds=settings.pipeline.poll_retry_delay_s)
@@ -169,14 +180,14 @@ async def monitor(config_path: str | None = None) -> dict[str, Any]:
                 *(poll(s, fetcher, db, settings, claimed) for s in sources),
                 return_exceptions=True,
             )
-        outcomes: list[SourceOutcome] = []
+        outcomes: list[SourceOutcome] = list(waiting)  # reported, not polled
         for source, result in zip(sources, polled, strict=True):
             if isinstance(result, BaseException):
                 # A bug met on one source's content must not cost the other sources their run;
                 # Prefect has logged its traceback with the failed task.
                 if not isinstance(result, Exception):
                     raise result
-                result = SourceOutcome.failed(source.name, f"unexpected error: {result!r}")
+                result = SourceOutcome.from_error(source.name, result)
             outcomes.append(result)
 
         jobs = [job for outcome in outcomes for job in outcome.jobs]
@@ -188,15 +199,18 @@ async def monitor(config_path: str | None = None) -> dict[str, Any]:
             for outcome in outcomes:
                 # Validators are saved only now, after the pages they cover are stored, so a
                 # crash mid-run makes the next run poll the source again instead of skipping it.
-                repo.record_poll(
+                row = repo.record_poll(
                     session,
                     outcome.name,
                     status=outcome.status,
                     polled_at=now,
                     error=outcome.error,
+                    error_kind=outcome.error_kind,
                     etag=outcome.etag,
                     last_modified=outcome.last_modified,
+                    backoff=failure_backoff(outcome, settings.http),
                 )
+                outcome.scheduled(row)
         for outcome in outcomes:
             summary.add_source(outcome, per_source.get(outcome.name, {}))
             logger.log(30 if outcome.status == "failed" else 20, summary.source_line(outcome.name))

@@ -53,14 +53,16 @@ from classifiers.stories import (
 from classifiers.watches import Watch, classify, compile_watch
 from extractors.bodies import accept_for_kind
 from extractors.http import Fetcher, FetchError, FetchPolicy
-from extractors.links import discover_links, parse_sitemap
+from extractors.links import LinkDiscoveryError, discover_links, parse_sitemap
 from newswatch.config import HttpConfig, Settings, SourceConfig
 from newswatch.models import Article, Link, Match, Page
 from storage import repo
 from storage.db import Database
+from storage.models import Source as SourceRow
 from storage.models import Story as StoryRow
 
-SourceStatus = Literal["ok", "not_modified", "failed"]
+# "skipped": still backing off after earlier failures, not polled in this run.
+SourceStatus = Literal["ok", "not_modified", "failed", "skipped"]
 MAX_CHILD_SITEMAPS = 3
 
 
@@ -83,6 +85,12 @@ class ExtractResult:
 
 @dataclass(slots=True)
 class SourceOutcome:
+    """One source in one run. For a failed poll, `error` is the reason and `error_kind`
+    its kind (a FetchError kind, "parse" for a listing that cannot be read, "internal"
+    for a bug); for a skipped source, both are those of the failure it is backing off
+    from. `next_poll_at` and `consecutive_failures` are the source's schedule after the
+    run."""
+
     name: str
     status: SourceStatus
     error: str | None = None
@@ -92,10 +100,51 @@ class SourceOutcome:
     new_links: int = 0
     fetch_failures: list[tuple[str, str]] = field(default_factory=list)
     jobs: list[PageJob] = field(default_factory=list)
+    error_kind: str | None = None
+    retry_after: float | None = None  # seconds the server asked for (Retry-After)
+    next_poll_at: datetime | None = None
+    consecutive_failures: int = 0
 
     @classmethod
-    def failed(cls, name: str, reason: str) -> SourceOutcome:
-        return cls(name=name, status="failed", error=reason)
+    def failed(cls, name: str, reason: str, kind: str = "internal") -> SourceOutcome:
+        return cls(name=name, status="failed", error=reason, error_kind=kind)
+
+    @classmethod
+    def from_error(cls, name: str, exc: BaseException) -> SourceOutcome:
+        """The failed outcome of a poll that raised `exc`, with its reason and kind."""
+        if isinstance(exc, FetchError):
+            outcome = cls.failed(name, str(exc), exc.kind)
+            outcome.retry_after = exc.retry_after
+            return outcome
+        if isinstance(exc, LinkDiscoveryError):
+            return cls.failed(name, str(exc), "parse")
+        return cls.failed(name, f"unexpected error: {exc!r}", "internal")
+
+    @classmethod
+    def backing_off(
+        cls,
+        name: str,
+        *,
+        until: datetime,
+        failures: int,
+        error: str | None,
+        error_kind: str | None,
+    ) -> SourceOutcome:
+        """A source not polled in this run: its back-off lasts until `until`."""
+        return cls(
+            name=name,
+            status="skipped",
+            error=error,
+            error_kind=error_kind,
+            next_poll_at=until,
+            consecutive_failures=failures,
+        )
+
+    def scheduled(self, row: SourceRow | None) -> None:
+        """Take the schedule the database now holds for this source."""
+        if row is not None:
+            self.next_poll_at = row.next_poll_at
+            self.consecutive_failures = row.consecutive_failures
 
 
 def fetch_policy(http: HttpConfig) -> FetchPolicy:
@@ -531,12 +580,27 @@ class RunSummary:
             "matched": stored.get("matched", 0),
             "alerts": stored.get("alerts", 0),
             "failure_examples": [f"{u}: {r}" for u, r in outcome.fetch_failures[:3]],
+            "error_kind": outcome.error_kind,
+            "next_poll_at": _iso(outcome.next_poll_at),
+            "consecutive_failures": outcome.consecutive_failures,
         }
 
     def source_line(self, name: str) -> str:
         row = self.sources[name]
         if row["status"] == "failed":
-            return f"source {name}: FAILED: {row['error']}"
+            line = f"source {name}: FAILED ({row['error_kind']}): {row['error']}"
+            if row["next_poll_at"]:
+                line += (
+                    f"; {row['consecutive_failures']} failure(s) in a row, "
+                    f"next poll after {row['next_poll_at']}"
+                )
+            return line
+        if row["status"] == "skipped":
+            return (
+                f"source {name}: backing off until {row['next_poll_at']} after "
+                f"{row['consecutive_failures']} failure(s) in a row "
+                f"(last: {row['error_kind']}: {row['error']})"
+            )
         if row["status"] == "not_modified":
             return f"source {name}: not modified since last poll"
         return (
@@ -558,13 +622,15 @@ class RunSummary:
         totals = {key: sum(int(row[key]) for row in self.sources.values()) for key in keys}
         totals["sources"] = len(self.sources)
         totals["sources_failed"] = sum(r["status"] == "failed" for r in self.sources.values())
+        totals["sources_skipped"] = sum(r["status"] == "skipped" for r in self.sources.values())
         return totals
 
     def totals_line(self) -> str:
         t = self.totals()
         d = self.deliveries
         return (
-            f"run finished: {t['sources']} sources ({t['sources_failed']} failed), "
+            f"run finished: {t['sources']} sources ({t['sources_failed']} failed, "
+            f"{t['sources_skipped']} backing off), "
             f"{t['fetched']} pages fetched, {t['stored']} articles stored, {t['matched']} matched, "
             f"{t['alerts']} alerts; deliveries {d.get('sent', 0)} sent, "
             f"{d.get('retrying', 0)} to retry, {d.get('failed', 0)} failed"
@@ -578,3 +644,7 @@ class RunSummary:
             "totals": self.totals(),
             "deliveries": self.deliveries,
         }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

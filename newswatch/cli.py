@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from newswatch.alerts_cli import register as register_alert_commands
 from newswatch.config import (
     CONFIG_FILENAME,
     ConfigError,
@@ -72,12 +73,12 @@ def _settings(config: Path | None) -> tuple[Settings, str | None]:
         raise typer.Exit(2) from None
 
 
-def run_monitor(config_path: str | None) -> dict[str, Any]:
+def run_monitor(config_path: str | None, *, force: bool = False) -> dict[str, Any]:
     """Run the monitor flow once in this process (Prefect starts its API if none is set)."""
     configure_prefect_defaults()
     from flows.monitor import monitor  # imported late: importing Prefect takes seconds
 
-    result: dict[str, Any] = asyncio.run(monitor(config_path=config_path))
+    result: dict[str, Any] = asyncio.run(monitor(config_path=config_path, force=force))
     return result
 
 
@@ -85,6 +86,10 @@ def run_monitor(config_path: str | None) -> dict[str, Any]:
 def run(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Poll sources that are backing off after failures too."),
+    ] = False,
 ) -> None:
     """Run one monitoring pass now: poll, fetch, extract, classify, store, alert."""
     settings, config_path = _settings(config)
@@ -96,18 +101,18 @@ def run(
         "(Prefect's local API may take 10-20 s to start)…",
         highlight=False,
     )
-    summary = _run_or_exit(config_path)
+    summary = _run_or_exit(config_path, force=force)
     if as_json:
         console.print_json(json.dumps(summary))
     else:
         console.print(summary_table(summary))
 
 
-def _run_or_exit(config_path: str | None) -> dict[str, Any]:
+def _run_or_exit(config_path: str | None, *, force: bool = False) -> dict[str, Any]:
     from storage.db import DatabaseError
 
     try:
-        return run_monitor(config_path)
+        return run_monitor(config_path, force=force)
     except (ConfigError, DatabaseError) as exc:
         errors.print(
             f"[red]monitor run failed[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True
@@ -179,8 +184,16 @@ def articles(
     console.print(articles_table(settings, watch=watch, limit=limit))
 
 
-@app.command()
+alerts_app = typer.Typer(
+    help="Alerts with their delivery status; `retry` failed deliveries; `test` a channel.",
+    invoke_without_command=True,
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback()
 def alerts(
+    ctx: typer.Context,
     config: ConfigOption = None,
     watch: WatchOption = None,
     failed: Annotated[
@@ -188,7 +201,9 @@ def alerts(
     ] = False,
     limit: LimitOption = 20,
 ) -> None:
-    """Alerts, newest first, with their delivery status per channel."""
+    """Alerts, newest first, with their delivery status per channel (#ID for `retry`)."""
+    if ctx.invoked_subcommand is not None:
+        return
     settings, _ = _settings(config)
     console.print(
         alerts_table(settings, watch=watch, status="failed" if failed else None, limit=limit)
@@ -296,6 +311,60 @@ def eval_classify(
         console.print(render_evaluation(evaluation, errors=show_errors), highlight=False)
 
 
+@eval_app.command("extract")
+def eval_extract(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Pages as KEY.html(.gz), in DIR or DIR/html (the ScrapingHub benchmark layout).",
+            file_okay=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help='Write {KEY: {"articleBody": TEXT}} here.'),
+    ],
+) -> None:
+    """Extract every page's article text and write the predictions as JSON.
+
+    Where a ground-truth.json (the benchmark's) is beside the pages, also print the score
+    (F1, precision, recall over word 4-shingles).
+    """
+    from newswatch.extract_eval import (
+        EvalDataError,
+        evaluate_extraction,
+        load_eval_set,
+        predictions_json,
+        render_score,
+    )
+
+    try:
+        eval_set = load_eval_set(directory)
+    except EvalDataError as exc:
+        errors.print(
+            f"[red]cannot evaluate[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
+    result = evaluate_extraction(eval_set)
+    try:
+        output.write_text(predictions_json(result.predictions) + "\n", encoding="utf-8")
+    except OSError as exc:
+        errors.print(
+            f"[red]cannot write predictions[/red]: {escape(str(exc))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+    console.print(
+        f"{len(result.predictions)} pages, {len(result.failures)} without text; "
+        f"predictions in {escape(str(output))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if result.score is not None:
+        console.print(render_score("newswatch", result.score), highlight=False)
+
+
 @watches_app.command("check")
 def watches_check(
     source: Annotated[
@@ -344,6 +413,8 @@ def _settings_only(config: Path | None) -> Settings:
 
 # `stories`, `story ID` and `eval stories` live in their own module.
 register_story_commands(app, eval_app, _settings_only, console, errors)
+# `alerts retry`, `alerts test CHANNEL` and `digest` too.
+register_alert_commands(app, alerts_app, _settings_only, _settings, console, errors)
 
 
 if __name__ == "__main__":

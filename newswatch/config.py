@@ -24,7 +24,7 @@ from newswatch.models import SourceKind
 CONFIG_FILENAME = "newswatch.toml"
 # Sections a user file replaces as a whole, so removing a default source is just leaving it out.
 WHOLE_SECTIONS = ("sources", "watches", "channels")
-CHANNEL_TYPES = frozenset({"console", "slack", "email"})
+CHANNEL_TYPES = frozenset({"console", "slack", "email", "apprise", "webhook"})
 
 
 class ConfigError(Exception):
@@ -75,12 +75,19 @@ class HttpConfig(Strict):
     respect_robots: bool = True
     max_retries: int = Field(default=2, ge=0, le=10)  # per request, with backoff and jitter
     max_retry_wait_s: float = Field(default=60.0, ge=0)
+    # A source whose poll keeps failing waits about base * 2**(failures-1) (capped, with
+    # jitter) before it is polled again, in later runs; 0 polls it every run.
+    failure_backoff_base_s: float = Field(default=900.0, ge=0)
+    failure_backoff_max_s: float = Field(default=21_600.0, ge=0)
 
 
 class AlertConfig(Strict):
     max_attempts: int = Field(default=5, ge=1)
     retry_base_s: float = Field(default=60.0, gt=0)
     retry_max_s: float = Field(default=3600.0, gt=0)
+    claim_lease_s: float = Field(default=600.0, gt=0)  # a claim older than this was abandoned
+    digest_channels: list[str] | None = None  # channels the daily digest goes to (None: all)
+    digest_max_stories: int = Field(default=15, ge=1, le=100)  # per watch
 
 
 class PipelineConfig(Strict):

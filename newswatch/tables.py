@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
@@ -30,7 +30,21 @@ SUMMARY_COLUMNS = (
     ("matched", "matched"),
     ("alerts", "alerts"),
 )
-STATUS_TEXT = {"ok": "[green]ok[/green]", "failed": "[red]failed[/red]", "not_modified": "304"}
+STATUS_TEXT = {
+    "ok": "[green]ok[/green]",
+    "failed": "[red]failed[/red]",
+    "not_modified": "304",
+    "skipped": "[yellow]skipped[/yellow]",
+}
+
+
+def _when_iso(value: str | None) -> str:
+    """An ISO time from a run summary, as the tables show times (UTC)."""
+    return _when(datetime.fromisoformat(value)) + " UTC" if value else "-"
+
+
+def _failure_text(kind: str | None, error: str | None) -> str:
+    return f"{kind}: {error}" if kind else str(error)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
@@ -51,14 +65,15 @@ def summary_table(summary: dict[str, Any]) -> Table:
     totals, deliveries = summary["totals"], summary["deliveries"]
     table.add_section()
     table.add_row(
-        f"total: {totals['sources']} sources, {totals['sources_failed']} failed",
+        f"total: {totals['sources']} sources, {totals['sources_failed']} failed"
+        + (f", {totals['sources_skipped']} backing off" if totals.get("sources_skipped") else ""),
         "",
         *(str(totals[key]) for _, key in SUMMARY_COLUMNS),
     )
     failures = [
-        f"[red]{escape(name)}[/red]: {escape(str(row['error']))}"
+        line
         for name, row in summary["sources"].items()
-        if row["status"] == "failed"
+        if (line := _source_problem(name, row)) is not None
     ]
     table.caption = "\n".join(
         [
@@ -69,6 +84,23 @@ def summary_table(summary: dict[str, Any]) -> Table:
     )
     table.caption_justify = "left"
     return table
+
+
+def _source_problem(name: str, row: dict[str, Any]) -> str | None:
+    """A caption line for a failed source (reason, kind, next poll) or one backing off."""
+    failure = escape(_failure_text(row.get("error_kind"), row["error"]))
+    if row["status"] == "failed":
+        later = row.get("next_poll_at")
+        return f"[red]{escape(name)}[/red]: {failure}" + (
+            f" (next poll after {_when_iso(later)})" if later else ""
+        )
+    if row["status"] == "skipped":
+        return (
+            f"[yellow]{escape(name)}[/yellow]: backing off until "
+            f"{_when_iso(row['next_poll_at'])} after {row['consecutive_failures']} failure(s) "
+            f"in a row (last: {failure})"
+        )
+    return None
 
 
 def sources_table(settings: Settings) -> Table:
@@ -86,12 +118,18 @@ def sources_table(settings: Settings) -> Table:
         "last polled",
         "status",
         "failures",
+        "next poll",
         "articles",
         "last error / url",
     ):
         table.add_column(column)
+    now = datetime.now(UTC)
     for source in settings.sources.values():
         row = rows.get(source.name)
+        if row is not None and row.last_error:
+            detail = _failure_text(row.last_error_kind, row.last_error)
+        else:
+            detail = source.url
         table.add_row(
             escape(source.name),
             source.kind,
@@ -99,10 +137,18 @@ def sources_table(settings: Settings) -> Table:
             _when(row.last_polled_at) if row else "never",
             (row.last_status or "-") if row else "-",
             str(row.consecutive_failures) if row else "0",
+            _next_poll(row.next_poll_at if row else None, now),
             str(counts.get(source.name, 0)),
-            escape((row.last_error if row and row.last_error else source.url)[:120]),
+            escape(detail[:160]),
         )
     return table
+
+
+def _next_poll(when: datetime | None, now: datetime) -> str:
+    """When a source may be polled again: "next run" unless it is backing off."""
+    if when is None or when <= now:
+        return "next run"
+    return f"[yellow]after {_when(when)}[/yellow]"
 
 
 def articles_table(settings: Settings, *, watch: str | None, limit: int) -> Table:
@@ -145,7 +191,7 @@ def alerts_table(settings: Settings, *, watch: str | None, status: str | None, l
     with db.session() as session:
         for alert in repo.list_alerts(session, watch=watch, status=status, limit=limit):
             deliveries = "; ".join(
-                f"{d.channel}: {d.status}"
+                f"#{d.id} {d.channel}: {d.status}"
                 + (f" ({escape(d.last_error[:80])})" if d.last_error else "")
                 for d in alert.deliveries
             )

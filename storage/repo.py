@@ -40,6 +40,9 @@ def sync_source(session: Session, name: str, kind: str, url: str, enabled: bool)
         if source.url != url or source.kind != kind:
             source.etag = None
             source.last_modified = None
+            # A new address deserves a fresh try: the back-off was about the old one.
+            source.consecutive_failures = 0
+            source.next_poll_at = None
         source.kind, source.url, source.enabled = kind, url, enabled
     session.flush()
     return source
@@ -57,25 +60,47 @@ def record_poll(
     session: Session,
     name: str,
     *,
-    status: Literal["ok", "not_modified", "failed"],
+    status: Literal["ok", "not_modified", "failed", "skipped"],
     polled_at: datetime,
     error: str | None = None,
+    error_kind: str | None = None,
     etag: str | None = None,
     last_modified: str | None = None,
-) -> None:
-    """Remember a poll's outcome; validators are kept only from a successful poll."""
+    backoff: Callable[[int, datetime], datetime | None] | None = None,
+) -> Source | None:
+    """Remember a poll's outcome; validators are kept only from a successful poll.
+
+    A failure counts one more consecutive failure and, given `backoff` (consecutive
+    failures, poll time -> when the source may be polled again), schedules the next poll;
+    a success clears both. "skipped" (a source still backing off was not polled) changes
+    nothing. Returns the source row, or None if there is no source of that name.
+    """
     source = get_source(session, name)
-    if source is None:
-        return
+    if source is None or status == "skipped":
+        return source
     source.last_polled_at = polled_at
     source.last_status = status
     source.last_error = error
+    source.last_error_kind = error_kind if status == "failed" else None
     if status == "failed":
         source.consecutive_failures += 1
-        return
+        source.next_poll_at = (
+            backoff(source.consecutive_failures, polled_at) if backoff is not None else None
+        )
+        return source
     source.consecutive_failures = 0
+    source.next_poll_at = None
     if status == "ok":
         source.etag, source.last_modified = etag, last_modified
+    return source
+
+
+def source_schedule(session: Session, names: Sequence[str]) -> dict[str, Source]:
+    """The rows of these sources (those that exist), to tell which are due for a poll."""
+    if not names:
+        return {}
+    rows = session.scalars(select(Source).where(Source.name.in_(list(names)))).all()
+    return {row.name: row for row in rows}
 
 
 def source_article_counts(session: Session) -> dict[str, int]:
@@ -728,35 +753,113 @@ def story_detail(session: Session, story_id: int) -> StoryDetail | None:
     return StoryDetail(summary, story_outlets(session, story_id), story.alerted_at, articles, line)
 
 
+# --- the daily digest ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRow:
+    """One matched article of the digest period: which watch, which story, alerted or not."""
+
+    watch: str
+    score: float
+    article_id: int
+    story_id: int | None
+    story_headline: str | None
+    title: str
+    url: str
+    outlet: str
+    published_at: datetime | None
+    stored_at: datetime
+    is_copy: bool
+    alerted: bool
+
+
+def digest_rows(session: Session, *, since: datetime, until: datetime) -> list[DigestRow]:
+    """Every (watch, article) match stored in ``[since, until)``, oldest first."""
+    alerted = select(Alert.article_id).scalar_subquery()
+    rows = session.execute(
+        select(
+            MatchRow.watch,
+            MatchRow.score,
+            Article.id,
+            Article.story_id,
+            Story.headline,
+            Article.title,
+            Article.canonical_url,
+            func.coalesce(Article.sitename, Article.source),
+            Article.published_at,
+            Article.stored_at,
+            Article.duplicate_of_id.is_not(None),
+            Article.id.in_(alerted),
+        )
+        .join(Article, MatchRow.article_id == Article.id)
+        .outerjoin(Story, Story.id == Article.story_id)
+        .where(Article.stored_at >= since, Article.stored_at < until)
+        .order_by(Article.stored_at, Article.id)
+    ).all()
+    return [DigestRow(*row) for row in rows]
+
+
 # --- the delivery outbox -------------------------------------------------------------------
 
 
 def claim_due_deliveries(
-    session: Session, *, token: str, now: datetime, lease: timedelta, limit: int = 200
+    session: Session,
+    *,
+    token: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 200,
+    due_at: datetime | None = None,
 ) -> list[int]:
     """Claim pending deliveries that are due, and ones whose claimant died mid-send.
 
-    The claim is one UPDATE guarded by the row's state, so two overlapping runs never
-    claim the same delivery (on PostgreSQL and SQLite alike).
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` picks rows no other transaction holds,
+    so overlapping runs split the work without waiting on each other. SQLite (one writer at a
+    time): one ``UPDATE ... WHERE id IN (due subquery) AND due``, which takes the write lock
+    before it reads, so the guard sees every earlier claim. Either way a delivery is claimed by
+    one run only; the claimed rows carry ``token`` and ``claimed_at = now``. ``due_at``
+    (default ``now``) bounds which pending rows are due: a run passes its start time, so a
+    delivery it retried and rescheduled is not claimed again in the same run.
     """
     due = or_(
-        (Delivery.status == "pending") & (Delivery.next_attempt_at <= now),
+        (Delivery.status == "pending") & (Delivery.next_attempt_at <= (due_at or now)),
         (Delivery.status == "sending") & (Delivery.claimed_at < now - lease),
     )
-    ids = session.scalars(select(Delivery.id).where(due).order_by(Delivery.id).limit(limit)).all()
-    if not ids:
-        return []
-    session.execute(
+    claim = update(Delivery).values(status="sending", claim_token=token, claimed_at=now)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = session.scalars(
+            select(Delivery.id)
+            .where(due)
+            .order_by(Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not ids:
+            return []
+        claim = claim.where(Delivery.id.in_(ids))
+    else:
+        pick = select(Delivery.id).where(due).order_by(Delivery.id).limit(limit)
+        claim = claim.where(Delivery.id.in_(pick.scalar_subquery()), due)
+    claimed = session.scalars(
+        claim.returning(Delivery.id), execution_options={"synchronize_session": False}
+    ).all()
+    return sorted(claimed)
+
+
+def renew_claim(session: Session, delivery_id: int, *, token: str, now: datetime) -> bool:
+    """Restart the lease of a delivery this run holds; False if another run has taken it."""
+    result = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), due)
-        .values(status="sending", claim_token=token, claimed_at=now),
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.claim_token == token,
+            Delivery.status == "sending",
+        )
+        .values(claimed_at=now),
         execution_options={"synchronize_session": False},
     )
-    return list(
-        session.scalars(
-            select(Delivery.id).where(Delivery.claim_token == token, Delivery.status == "sending")
-        )
-    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def load_delivery(session: Session, delivery_id: int) -> Delivery:
@@ -777,8 +880,19 @@ def finish_delivery(
     now: datetime,
     error: str | None = None,
     next_attempt_at: datetime | None = None,
-) -> None:
-    delivery = session.get_one(Delivery, delivery_id)
+    token: str | None = None,
+) -> bool:
+    """Record an attempt's outcome; False (and nothing written) when the outcome is stale.
+
+    With ``token``, a failure is recorded only while this run still holds the claim (a run
+    whose lease ran out must not overwrite the outcome of the run that took over). "sent" is
+    always recorded unless the delivery is sent already: the channel has the alert.
+    """
+    delivery = session.get_one(Delivery, delivery_id, with_for_update=True)
+    if delivery.status == "sent":
+        return False
+    if token is not None and status != "sent" and delivery.claim_token != token:
+        return False
     delivery.attempts += 1
     delivery.status = status
     delivery.last_error = error
@@ -788,6 +902,32 @@ def finish_delivery(
         delivery.sent_at = now
     if next_attempt_at is not None:
         delivery.next_attempt_at = next_attempt_at
+    return True
+
+
+def retry_failed_deliveries(
+    session: Session, *, now: datetime, ids: Sequence[int] | None = None
+) -> list[int]:
+    """Put failed deliveries back to pending, due now, with a fresh attempt count.
+
+    ``ids`` None means every failed delivery; ids that are not failed are left alone. The
+    last error is kept until the next attempt replaces it. Returns the ids requeued.
+    """
+    query = update(Delivery).where(Delivery.status == "failed")
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(Delivery.id.in_(list(ids)))
+    requeued = session.scalars(
+        query.values(status="pending", attempts=0, next_attempt_at=now).returning(Delivery.id),
+        execution_options={"synchronize_session": False},
+    ).all()
+    return sorted(requeued)
+
+
+def delivery_status_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+    return {status: count for status, count in rows}
 
 
 _T = TypeVar("_T")
