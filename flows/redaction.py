@@ -79,8 +79,19 @@ def md_url(url: str) -> str | None:
     )
 
 
+# Prefect's UI shows a link's label as raw text (backslash escapes and entities appear
+# verbatim), so labels are made inert by replacing what could end the label or open markup.
+_LABEL = str.maketrans({"[": "(", "]": ")", "<": "‹", ">": "›", "`": "'", "\\": None})
+
+
+def md_label(text: str) -> str:
+    """Page-derived text for a link label: cannot close the label, open HTML or code."""
+    return " ".join(text.translate(_LABEL).split())
+
+
 def md_link(text: str, url: str, secrets: Iterable[str] = ()) -> str:
-    """`[text](url)` with the text escaped and the URL checked, else the escaped text alone."""
-    label = md_text(scrub(text, secrets)) or "(untitled)"
+    """`[text](url)` with an inert label and a checked URL, else the escaped text alone."""
     target = md_url(scrub(url, secrets))
-    return f"[{label}]({target})" if target else label
+    if target is None:
+        return md_text(scrub(text, secrets)) or "(untitled)"
+    return f"[{md_label(scrub(text, secrets)) or '(untitled)'}]({target})"

@@ -20,8 +20,8 @@ def test_a_title_cannot_inject_links_or_html() -> None:
     assert "<" not in text and ">" not in text
     assert "](" not in text and "**" not in text and "www.evil" not in text
     assert "http://" not in text
-    assert md_link("Chip\nthief [x](y)", "https://news.example/a(1)") == (
-        "[Chip thief \\[x\\]\\(y\\)](https://news.example/a%281%29)"
+    assert md_link("Chip\nthief [x](y) <b>\\", "https://news.example/a(1)") == (
+        "[Chip thief (x)(y) ‹b›](https://news.example/a%281%29)"
     )
 
 
@@ -84,7 +84,7 @@ def test_new_stories_markdown_escapes_every_page_string() -> None:
     text = new_stories_markdown([_alert("<script>x</script> [a](b)", "https://n.example/s")])
     assert "<script>" not in text and "<b>" not in text
     assert "[trade secrets](http" not in text
-    assert "## [&lt;script&gt;x&lt;/script&gt; \\[a\\]\\(b\\)](https://n.example/s)" in text
+    assert "## [‹script›x‹/script› (a)(b)](https://n.example/s)" in text
     assert "score 7.50 (threshold 4.00)" in text
     assert new_stories_markdown([]).startswith("# New stories\n\nNo new story")
 
