@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from alerts.errors import MASK, redact, url_secrets
+from alerts.render_digest import md_label
 from newswatch.config import Settings
 
 # Every ASCII punctuation character CommonMark lets a backslash escape.
@@ -77,16 +78,6 @@ def md_url(url: str) -> str | None:
             quote(parts.fragment, safe=safe),
         )
     )
-
-
-# Prefect's UI shows a link's label as raw text (backslash escapes and entities appear
-# verbatim), so labels are made inert by replacing what could end the label or open markup.
-_LABEL = str.maketrans({"[": "(", "]": ")", "<": "‹", ">": "›", "`": "'", "\\": None})
-
-
-def md_label(text: str) -> str:
-    """Page-derived text for a link label: cannot close the label, open HTML or code."""
-    return " ".join(text.translate(_LABEL).split())
 
 
 def md_link(text: str, url: str, secrets: Iterable[str] = ()) -> str:
