@@ -12,24 +12,28 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
+from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 
 Trigger = Literal["scheduled", "manual", "cli"]
 
 
-def run_trigger() -> Trigger:
-    """How the current flow run was started (``cli`` outside any deployment)."""
+def _current_run() -> FlowRun | None:
     context = FlowRunContext.get()
-    flow_run = context.flow_run if context else None
+    return context.flow_run if context else None
+
+
+def run_trigger(flow_run: FlowRun | None = None) -> Trigger:
+    """How the flow run (default: the current one) was started; ``cli`` if not deployed."""
+    flow_run = flow_run or _current_run()
     if flow_run is None or flow_run.deployment_id is None:
         return "cli"
     return "scheduled" if flow_run.auto_scheduled else "manual"
 
 
-def run_started_at() -> datetime:
+def run_started_at(flow_run: FlowRun | None = None) -> datetime:
     """The run's expected start (its schedule slot), else now; always in UTC."""
-    context = FlowRunContext.get()
-    flow_run = context.flow_run if context else None
+    flow_run = flow_run or _current_run()
     start = flow_run.expected_start_time if flow_run is not None else None
     return start.astimezone(UTC) if start is not None else datetime.now(UTC)
 
