@@ -4,17 +4,19 @@ A broken source is the run's business (reported, skipped, the run Completed); a 
 does not load or a database that cannot be reached means no source can be polled at all.
 `@fails_clearly`, placed under `@flow`, turns those errors into a Failed state whose message
 is one line ("monitor cannot run: cannot open database ...: connection refused"), logged
-once at ERROR. The state still carries the exception, so a caller awaiting the flow (the
-CLI) gets it raised as before. Any other exception is a bug: Prefect's traceback stays.
+once at ERROR. The state still carries the exception, so a caller of the flow (the CLI) gets
+it raised as before. Any other exception is a bug: Prefect's traceback stays.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
+import inspect
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
 from prefect import get_run_logger
+from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
 from newswatch.config import ConfigError
@@ -33,22 +35,36 @@ def failure_message(flow_name: str, exc: BaseException) -> str:
     return f"{flow_name} cannot run: {reason}"[:1000]
 
 
-def fails_clearly(
-    flow_name: str,
-) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
-    """Decorate an async flow function (under `@flow`) so fatal errors fail it clearly."""
+def _failed(flow_name: str, exc: Exception) -> State[Any]:
+    message = failure_message(flow_name, exc)
+    get_run_logger().error(message)
+    # A returned Failed state fails the run with this message; its data is the exception,
+    # which callers of the flow get raised.
+    return Failed(message=message, data=exc)
 
-    def decorate(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-        @functools.wraps(fn)  # Prefect reads the parameters through __wrapped__
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+
+def fails_clearly(flow_name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a flow function, sync or async (under `@flow`), so fatal errors fail it
+    with one line."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)  # Prefect reads the parameters through __wrapped__
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                except FATAL as exc:
+                    return _failed(flow_name, exc)
+
+            return cast(Callable[P, R], async_wrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
-                return await fn(*args, **kwargs)
+                return fn(*args, **kwargs)
             except FATAL as exc:
-                message = failure_message(flow_name, exc)
-                get_run_logger().error(message)
-                # A returned Failed state fails the run with this message; its data is the
-                # exception, which `flow()` callers get raised.
-                return cast(R, Failed(message=message, data=exc))
+                return cast(R, _failed(flow_name, exc))
 
         return wrapper
 

@@ -175,3 +175,19 @@ def test_an_unreachable_database_fails_the_run_without_its_password(
     assert "pa55word" not in state.message and "\n" not in state.message
     with pytest.raises(DatabaseError):
         asyncio.run(monitor(config_path=str(config)))
+
+
+def test_a_digest_that_cannot_open_its_database_fails_with_one_line(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    from flows.digest import digest
+
+    config = tmp_path / "pg.toml"
+    config.write_text(
+        'database_url = "postgresql+psycopg://nw:pa55word@127.0.0.1:9/nw?connect_timeout=2"\n'
+        '[sources.x]\nkind = "rss"\nurl = "http://127.0.0.1:9/feed"\n'
+    )
+    state = digest(config_path=str(config), return_state=True)
+    assert state.is_failed() and state.message is not None
+    assert state.message.startswith("digest cannot run: cannot open database")
+    assert "pa55word" not in state.message and "\n" not in state.message
