@@ -190,8 +190,18 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+# Prefect's UI shows a link's label as raw text (backslash escapes and entities appear
+# verbatim), so labels are made inert by replacing what could end the label or open markup.
+_LABEL = str.maketrans({"[": "(", "]": ")", "<": "‹", ">": "›", "`": "'", "\\": None})
+
+
+def md_label(text: str) -> str:
+    """Text for a Markdown link label: cannot close the label, open HTML or code."""
+    return " ".join(text.translate(_LABEL).split())
+
+
 def _md_link(url: str, text: str, limit: int) -> str:
-    label = md_escape(truncate(clean(text), limit)) or "(untitled)"
+    label = md_label(truncate(clean(text), limit)) or "(untitled)"
     if not is_http_url(url):
         return label
     target = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")

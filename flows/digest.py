@@ -17,6 +17,8 @@ from prefect.cache_policies import NO_CACHE
 from alerts.digest import Digest, collect_digest
 from alerts.digest_delivery import deliver_digest
 from alerts.render_digest import digest_markdown, digest_title
+from flows.failures import fails_clearly
+from flows.run_names import run_namer
 from flows.secrets import resolve_channel_secrets
 from newswatch.config import Settings, load_settings
 from storage.db import Database
@@ -70,11 +72,8 @@ def send(digest: Digest, settings: Settings) -> dict[str, str]:
     return results
 
 
-def _run_name() -> str:
-    return f"digest-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-
-
-@flow(name="digest", flow_run_name=_run_name, log_prints=False)
+@flow(name="digest", flow_run_name=run_namer("digest"), log_prints=False)
+@fails_clearly("digest")
 def digest(config_path: str | None = None, period_hours: int = 24) -> dict[str, Any]:
     """Summarise the last ``period_hours`` of matched stories and send it to the channels."""
     if not 1 <= period_hours <= 24 * 31:

@@ -45,6 +45,8 @@ def local_prefect_server(port: int = DEFAULT_PORT) -> Iterator[str]:
     command = [sys.executable, "-m", "prefect", "server", "start"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    # The UI asks this URL for its API; it defaults to port 4200 whatever --port says.
+    env["PREFECT_UI_API_URL"] = api_url
     env.pop("PREFECT_API_URL", None)
     # A session of its own: Ctrl-C in the terminal must not stop the server before the
     # runner has paused its deployments through it; the `finally` below stops it after.

@@ -22,7 +22,9 @@ from alerts.outbox import RetryPolicy, deliver_pending
 from extractors.extract import ExtractionError, extract_article
 from extractors.http import Fetcher, FetchError
 from extractors.links import LinkDiscoveryError
+from flows.artifacts import RunProgress, publish_run_artifacts
 from flows.backoff import due_sources, failure_backoff
+from flows.failures import fails_clearly
 from flows.pipeline import (
     ExtractResult,
     PageJob,
@@ -32,6 +34,7 @@ from flows.pipeline import (
     fetch_policy,
     store_batch,
 )
+from flows.run_names import run_namer
 from flows.secrets import resolve_channel_secrets
 from newswatch.config import Settings, SourceConfig, load_settings
 from storage import repo
@@ -148,17 +151,16 @@ def deliver_alerts(db: Database, settings: Settings) -> dict[str, Any]:
     return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
 
 
-def _run_name() -> str:
-    return f"monitor-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-
-
-@flow(name="monitor", flow_run_name=_run_name, log_prints=False)
+@flow(name="monitor", flow_run_name=run_namer("monitor"), log_prints=False)
+@fails_clearly("monitor")
 async def monitor(config_path: str | None = None, force: bool = False) -> dict[str, Any]:
     """One monitoring pass over every enabled source; returns the run summary.
 
     Sources backing off after failures are skipped (reported as such) unless `force`.
     """
     logger = get_run_logger()
+    progress = RunProgress()
+    await progress.start()
     settings = load_settings(config_path)
     db = Database(settings.database_url)
     try:
@@ -193,6 +195,7 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
         jobs = [job for outcome in outcomes for job in outcome.jobs]
         results = await extract_batch(jobs, settings.pipeline.extract_workers) if jobs else []
         per_source = store_articles(results, db, settings, source_ids) if results else {}
+        await progress.update(len(results), len(jobs))
 
         now = datetime.now(UTC)
         with db.session() as session:
@@ -218,6 +221,7 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
         summary.deliveries = deliver_alerts(db, settings)
         summary.finished_at = datetime.now(UTC)
         logger.info(summary.totals_line())
+        await publish_run_artifacts(summary, db, settings, progress)
         return summary.as_dict()
     finally:
         db.dispose()

@@ -936,3 +936,15 @@ _T = TypeVar("_T")
 def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def alerts_created_since(session: Session, since: datetime, limit: int = 200) -> Sequence[Alert]:
+    """Alerts queued at or after `since`, oldest first, with their article and its matches."""
+    query = (
+        select(Alert)
+        .where(Alert.created_at >= since)
+        .options(selectinload(Alert.article).selectinload(Article.matches))
+        .order_by(Alert.created_at, Alert.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
