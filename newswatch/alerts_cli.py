@@ -7,9 +7,7 @@ listing), so this module does not import the CLI module.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,21 +15,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from newswatch.config import CONFIG_FILENAME, Settings
+from newswatch.cli_options import ConfigOption, ConfigPathLoader, SettingsLoader
 from newswatch.models import Evidence, Match
 from newswatch.prefect_env import configure_prefect_defaults
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help=f"Config file (default: $NEWSWATCH_CONFIG or ./{CONFIG_FILENAME}).",
-        dir_okay=False,
-    ),
-]
-SettingsLoader = Callable[[Path | None], Settings]
-ConfigPathLoader = Callable[[Path | None], tuple[Settings, str | None]]
 
 
 def _needs_prefect(channel: object) -> bool:

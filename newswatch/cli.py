@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from newswatch.alerts_cli import register as register_alert_commands
+from newswatch.cli_options import ConfigOption
 from newswatch.config import (
     CONFIG_FILENAME,
     ConfigError,
@@ -48,15 +49,6 @@ app.add_typer(watches_app, name="watches")
 console = Console()
 errors = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help=f"Config file (default: $NEWSWATCH_CONFIG or ./{CONFIG_FILENAME}).",
-        dir_okay=False,
-    ),
-]
 WatchOption = Annotated[str | None, typer.Option("--watch", "-w", help="Only this watch.")]
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="How many rows.")]
 

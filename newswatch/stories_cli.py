@@ -7,7 +7,6 @@ its commands without importing the CLI module (which imports it).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,18 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from newswatch.config import CONFIG_FILENAME, Settings
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help=f"Config file (default: $NEWSWATCH_CONFIG or ./{CONFIG_FILENAME}).",
-        dir_okay=False,
-    ),
-]
-SettingsLoader = Callable[[Path | None], Settings]
+from newswatch.cli_options import ConfigOption, SettingsLoader
 
 
 def register(
