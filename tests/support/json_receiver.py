@@ -14,9 +14,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
+
+from tests.support.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -31,17 +33,10 @@ class JsonReceiver:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._script: deque[tuple[int, str | None]] = deque()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def __enter__(self) -> JsonReceiver:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_handler_for(self))
         return self
 
     def __exit__(
@@ -50,15 +45,13 @@ class JsonReceiver:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        assert self._server is not None
+        self._server.stop()
 
     @property
     def port(self) -> int:
         assert self._server is not None
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def url(self) -> str:

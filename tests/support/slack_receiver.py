@@ -27,9 +27,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
+
+from tests.support.loopback import LoopbackServer
 
 DEFAULT_PATH = "/services/T0NEWSWATCH/B0TEST/s3cr3tW3bh00kT0k3n"
 
@@ -52,8 +54,7 @@ class SlackReceiver:
         self._payloads: list[dict[str, Any]] = []
         self._script: deque[_Scripted] = deque()
         self._attempts = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
         self.latency_s = 0.0
         self.stalled = threading.Event()  # set when a stalled request has been received
         self._release = threading.Event()  # ends every stall (on stop)
@@ -61,25 +62,14 @@ class SlackReceiver:
     # --- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> SlackReceiver:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        # A short poll interval: shutdown() waits for it, once per test.
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_handler_for(self))
         return self
 
     def stop(self) -> None:
         self._release.set()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> SlackReceiver:
         return self.start()
@@ -97,7 +87,7 @@ class SlackReceiver:
     @property
     def port(self) -> int:
         assert self._server is not None, "SlackReceiver is not running"
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def url(self) -> str:
