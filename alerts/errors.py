@@ -9,6 +9,7 @@ So every message built from a library error goes through ``redact``, and senders
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 MASK = "****"
@@ -30,6 +31,26 @@ class DeliveryError(Exception):
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only arguments defeat Exception's default pickling (Prefect pickles results).
         return (_rebuild, (str(self), self.retryable, self.retry_after))
+
+
+class Fail(Protocol):
+    """Builds the ``DeliveryError`` a sender raises (see ``failing``)."""
+
+    def __call__(
+        self, text: str, *, retryable: bool, retry_after: float | None = None
+    ) -> DeliveryError: ...
+
+
+def failing(label: str, secrets: Iterable[str | None]) -> Fail:
+    """A ``Fail`` whose messages start with ``label`` and never contain a secret."""
+    hidden = list(secrets)
+
+    def fail(text: str, *, retryable: bool, retry_after: float | None = None) -> DeliveryError:
+        return DeliveryError(
+            redact(f"{label}: {text}", hidden), retryable=retryable, retry_after=retry_after
+        )
+
+    return fail
 
 
 def _rebuild(message: str, retryable: bool, retry_after: float | None) -> DeliveryError:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .errors import DeliveryError, redact, url_secrets
+from .errors import Fail, failing, redact, url_secrets
 from .text import clean, truncate
 
 log = logging.getLogger(__name__)
@@ -82,48 +82,71 @@ def parse_retry_after(value: str | None) -> float | None:
     return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), RETRY_AFTER_MAX)
 
 
-def post_webhook(url: str, payload: Mapping[str, Any], *, timeout: float, label: str) -> None:
-    """POST ``payload`` as JSON to ``url``; return if Slack accepted it, else raise.
+def http_post(
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    timeout: float,
+    fail: Fail,
+    headers: Mapping[str, str] | None = None,
+    target: str = "webhook",
+) -> httpx.Response:
+    """POST ``payload`` as JSON; a failure to get any answer becomes ``fail(...)``.
 
-    ``label`` names the channel in error messages (e.g. ``describe(channel)``). Every
-    message is redacted of the URL; exceptions are raised ``from None`` so the original
-    httpx error (which holds the URL) is not printed in a traceback.
+    The exceptions are raised ``from None`` so the original httpx error (which holds the
+    URL) is not printed in a traceback.
     """
-    secrets = url_secrets(url)
-    register_secrets(secrets)
-
-    def fail(text: str, *, retryable: bool, retry_after: float | None = None) -> DeliveryError:
-        return DeliveryError(
-            redact(f"{label}: {text}", secrets), retryable=retryable, retry_after=retry_after
-        )
-
     try:
-        # No redirects: a webhook that moved is a config problem, and the Location may leak.
+        # No redirects: an endpoint that moved is a config problem, and the Location may leak.
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.post(url, json=payload)
+            return client.post(url, json=dict(payload), headers=headers)
     except httpx.TimeoutException as exc:
         raise fail(f"timed out after {timeout:g}s ({type(exc).__name__})", retryable=True) from None
     except httpx.UnsupportedProtocol:
-        raise fail("webhook URL is not http(s)", retryable=False) from None
+        raise fail(f"{target} URL is not http(s)", retryable=False) from None
     except httpx.TransportError as exc:
         reason = f"{type(exc).__name__}: {exc}"
-        raise fail(f"cannot reach the webhook: {reason}", retryable=True) from None
+        raise fail(f"cannot reach the {target}: {reason}", retryable=True) from None
     except httpx.InvalidURL:
-        raise fail("webhook URL is invalid", retryable=False) from None
+        raise fail(f"{target} URL is invalid", retryable=False) from None
 
+
+def raise_for_status(
+    response: httpx.Response, fail: Fail, *, target: str = "webhook", refused: str = "the alert"
+) -> None:
+    """Return on 2xx; retry 408, 429 and 5xx (honouring ``Retry-After``); else permanent."""
     status = response.status_code
-    body = truncate(clean(response.text), 200)
     if 200 <= status < 300:
-        if body != "ok":
-            # Accepted all the same: sending again would risk a duplicate post.
-            log.warning("%s: HTTP %d with unexpected body %r", label, status, redact(body, secrets))
         return
+    body = truncate(clean(response.text), 200)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     what = f"HTTP {status}" + (f": {body}" if body else "")
     if status == 429:
         raise fail(f"rate limited ({what})", retryable=True, retry_after=retry_after)
     if status >= 500 or status == 408:
-        raise fail(f"webhook failed ({what})", retryable=True, retry_after=retry_after)
+        raise fail(f"{target} failed ({what})", retryable=True, retry_after=retry_after)
     if 300 <= status < 400:
-        raise fail(f"webhook redirected ({what}); update the URL", retryable=False)
-    raise fail(f"webhook refused the alert ({what})", retryable=False)
+        raise fail(f"{target} redirected ({what}); update the URL", retryable=False)
+    raise fail(f"{target} refused {refused} ({what})", retryable=False)
+
+
+def post_webhook(url: str, payload: Mapping[str, Any], *, timeout: float, label: str) -> None:
+    """POST ``payload`` as JSON to ``url``; return if Slack accepted it, else raise.
+
+    ``label`` names the channel in error messages (e.g. ``describe(channel)``). Every
+    message is redacted of the URL.
+    """
+    secrets = url_secrets(url)
+    register_secrets(secrets)
+    fail = failing(label, secrets)
+    response = http_post(url, payload, timeout=timeout, fail=fail)
+    raise_for_status(response, fail)
+    body = truncate(clean(response.text), 200)
+    if body != "ok":
+        # Accepted all the same: sending again would risk a duplicate post.
+        log.warning(
+            "%s: HTTP %d with unexpected body %r",
+            label,
+            response.status_code,
+            redact(body, secrets),
+        )
