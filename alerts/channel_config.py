@@ -1,12 +1,12 @@
 """Channel configuration: pydantic models, a discriminated union on ``type``.
 
-Secrets (a Slack webhook URL, an SMTP password, an Apprise or webhook URL) are ``SecretStr``,
-so a repr shows ``**********``; or are named by an environment variable read at send time
-(``*_env``); or by a Prefect Secret block (``*_secret_block``), which ``flows/secrets.py``
-loads into the channel before delivery (this room does not import Prefect). Pydantic errors
-echo their input, so secrets are wrapped in ``SecretStr`` *before* anything can fail (see
-``_wrap_secrets``), and every check runs at field level, where the input it would echo is not
-a secret. Only ``error["msg"]`` and ``error["loc"]`` are meant for people.
+Secrets (a Slack webhook URL or bot token, an SMTP password, an Apprise or webhook URL) are
+``SecretStr``, so a repr shows ``**********``; or are named by an environment variable read at
+send time (``*_env``); or by a Prefect Secret block (``*_secret_block``), which
+``flows/secrets.py`` loads into the channel before delivery (this room does not import Prefect).
+Pydantic errors echo their input, so secrets are wrapped in ``SecretStr`` *before* anything can
+fail (see ``_wrap_secrets``), and every check runs at field level, where the input it would echo
+is not a secret. Only ``error["msg"]`` and ``error["loc"]`` are meant for people.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import re
 from email.headerregistry import Address
 from email.policy import default as default_policy
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -32,13 +32,18 @@ from pydantic import (
 
 from .errors import DeliveryError
 
-SECRET_KEYS = frozenset({"webhook_url", "password", "url"})
+SECRET_KEYS = frozenset({"webhook_url", "password", "url", "token"})
 
 # Names end up in the deliveries table (String(100)) and in logs; keep them plain.
 ChannelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 # Prefect block names: lowercase letters, digits and dashes.
 BlockName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")]
+# A Slack channel ID (C0123ABCD) or name (#alerts, alerts): not a secret.
+SlackChannelRef = Annotated[str, Field(pattern=r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
+# xoxb- (bot) or xoxp- (user) and the like; the check also keeps line breaks out of a header.
+_SLACK_TOKEN = re.compile(r"^xox[a-z]-[A-Za-z0-9-]{1,250}$")
+DEFAULT_SLACK_API_URL = "https://slack.com/api"
 
 
 def _wrap_secrets(data: Any) -> Any:
@@ -99,6 +104,39 @@ class SlackChannel(_Channel):
     @classmethod
     def _exactly_one(cls, value: str | None, info: ValidationInfo) -> str | None:
         return _one_source(info, "webhook_url", value)
+
+
+class SlackBotChannel(_Channel):
+    """Slack's Web API (``chat.postMessage``) with a bot token: one of ``token``,
+    ``token_env``, ``token_secret_block``. The same Block Kit message as ``slack``."""
+
+    type: Literal["slack_bot"] = "slack_bot"
+    name: ChannelName
+    channel: SlackChannelRef
+    token: SecretStr | None = None
+    token_env: EnvName | None = None
+    token_secret_block: BlockName | None = Field(default=None, validate_default=True)
+    api_url: str = DEFAULT_SLACK_API_URL  # tests point it at a local receiver
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("token")
+    @classmethod
+    def _slack_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _SLACK_TOKEN.match(value.get_secret_value()):
+            raise ValueError("token must be a Slack bot token (xoxb-...)")  # never echo it
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if not _is_web_url(value):
+            raise ValueError("api_url must be an http(s) URL")
+        return value
+
+    @field_validator("token_secret_block")
+    @classmethod
+    def _exactly_one(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _one_source(info, "token", value)
 
 
 class EmailChannel(_Channel):
@@ -214,15 +252,18 @@ class WebhookChannel(_Channel):
         return value
 
 
+AnyChannel = (
+    ConsoleChannel | SlackChannel | SlackBotChannel | EmailChannel | AppriseChannel | WebhookChannel
+)
 ChannelConfig = Annotated[
-    ConsoleChannel | SlackChannel | EmailChannel | AppriseChannel | WebhookChannel,
+    AnyChannel,
     Field(discriminator="type"),
     # Runs before the union picks a model: a bad or missing "type" echoes the whole table.
     BeforeValidator(_wrap_secrets),
 ]
 
-
-AnyChannel = ConsoleChannel | SlackChannel | EmailChannel | AppriseChannel | WebhookChannel
+# The ``type`` tags, e.g. for telling a tag from a key in a validation error's location.
+CHANNEL_TYPES = frozenset(m.model_fields["type"].default for m in get_args(AnyChannel))
 
 
 def _one_source(info: ValidationInfo, field: str, block: str | None) -> str | None:
@@ -302,6 +343,17 @@ def webhook_url(channel: SlackChannel) -> str:
     return url
 
 
+def bot_token(channel: SlackBotChannel) -> str:
+    """The bot token, from the config, the environment or a Secret block (else DeliveryError)."""
+    token = _secret(channel, channel.token, channel.token_env, channel.token_secret_block)
+    assert token is not None  # one source is guaranteed by validation
+    if not _SLACK_TOKEN.match(token):  # from the environment or a block: not validated yet
+        raise DeliveryError(
+            f"{describe(channel)}: the token is not a Slack bot token (xoxb-...)", retryable=False
+        )
+    return token
+
+
 def smtp_password(channel: EmailChannel) -> str | None:
     """The SMTP password, if the channel authenticates (DeliveryError if it cannot be read)."""
     return _secret(channel, channel.password, channel.password_env, channel.password_secret_block)
@@ -355,6 +407,8 @@ def check_secrets(channel: AnyChannel) -> None:
     """
     if isinstance(channel, SlackChannel):
         webhook_url(channel)
+    elif isinstance(channel, SlackBotChannel):
+        bot_token(channel)
     elif isinstance(channel, EmailChannel):
         smtp_password(channel)
     elif isinstance(channel, AppriseChannel):
@@ -394,6 +448,12 @@ def describe(channel: AnyChannel) -> str:
             channel.webhook_url_secret_block,
         )
         return f"slack {channel.name!r} ({where})"
+    if isinstance(channel, SlackBotChannel):
+        if channel.token is not None:
+            where = f"token {channel.token.get_secret_value()[:4]}-****"  # xoxb-, not secret
+        else:
+            where = _source("token", None, channel.token_env, channel.token_secret_block)
+        return f"slack_bot {channel.name!r} ({channel.channel}, {where})"
     if isinstance(channel, AppriseChannel):
         if channel.url is not None:
             schemes = sorted(

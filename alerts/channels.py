@@ -19,12 +19,15 @@ from typing import Any, assert_never
 from rich.console import Console, RenderableType
 
 from .channel_config import (
+    CHANNEL_TYPES,
     AppriseChannel,
     ChannelConfig,
     ConsoleChannel,
     EmailChannel,
+    SlackBotChannel,
     SlackChannel,
     WebhookChannel,
+    bot_token,
     check_secrets,
     describe,
     smtp_password,
@@ -47,14 +50,17 @@ from .render_json import alert_document
 from .send_apprise import notify
 from .send_email import build_digest_email, build_email, smtp_send
 from .send_slack import post_webhook
+from .send_slack_api import post_message
 from .send_webhook import post_json
 
 __all__ = [
+    "CHANNEL_TYPES",
     "AppriseChannel",
     "ChannelConfig",
     "ConsoleChannel",
     "DeliveryError",
     "EmailChannel",
+    "SlackBotChannel",
     "SlackChannel",
     "WebhookChannel",
     "check_secrets",
@@ -113,6 +119,16 @@ def _dispatch(channel: ChannelConfig, rendering: _Rendering, console: Console | 
     elif isinstance(channel, SlackChannel):
         post_webhook(
             webhook_url(channel), rendering.slack(), timeout=channel.timeout_s, label=label
+        )
+    elif isinstance(channel, SlackBotChannel):
+        # The same Block Kit payload as the webhook, posted with chat.postMessage.
+        post_message(
+            channel.api_url,
+            bot_token(channel),
+            channel.channel,
+            rendering.slack(),
+            timeout=channel.timeout_s,
+            label=label,
         )
     elif isinstance(channel, EmailChannel):
         password = smtp_password(channel)

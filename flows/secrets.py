@@ -2,10 +2,11 @@
 
 A channel may name a block instead of holding a secret (``webhook_url_secret_block =
 "slack-webhook"``, ``password_secret_block``, ``url_secret_block``,
-``secret_headers_secret_block``). Only flows/ imports Prefect, so the block is read here and
-the channel handed to alerts/ is a copy with the value filled in (as a ``SecretStr``, masked
-in every repr) and the block reference cleared. A block that cannot be read leaves the
-channel as it was: its deliveries fail as retryable and are tried again on a later run.
+``secret_headers_secret_block``, ``token_secret_block``). Only flows/ imports Prefect, so the
+block is read here and the channel handed to alerts/ is a copy with the value filled in (as a
+``SecretStr``, masked in every repr) and the block reference cleared. A block that cannot be
+read leaves the channel as it was: its deliveries fail as retryable and are tried again on a
+later run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ BLOCK_FIELDS = (
     ("password_secret_block", "password"),
     ("url_secret_block", "url"),
     ("secret_headers_secret_block", "secret_headers"),
+    ("token_secret_block", "token"),
 )
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,15 +21,12 @@ from newswatch.models import Evidence, Match
 from newswatch.prefect_env import configure_prefect_defaults
 
 
-def _needs_prefect(channel: object) -> bool:
+def _needs_prefect(channel: BaseModel) -> bool:
+    """Whether the channel names a Prefect Secret block (``*_secret_block``) to load."""
     return any(
-        getattr(channel, field, None)
-        for field in (
-            "webhook_url_secret_block",
-            "password_secret_block",
-            "url_secret_block",
-            "secret_headers_secret_block",
-        )
+        getattr(channel, field)
+        for field in type(channel).model_fields
+        if field.endswith("_secret_block")
     )
 
 

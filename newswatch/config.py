@@ -17,14 +17,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from alerts.channels import ChannelConfig
+from alerts.channels import CHANNEL_TYPES, ChannelConfig
 from classifiers.watches import WatchName, WatchSpec
 from newswatch.models import SourceKind
 
 CONFIG_FILENAME = "newswatch.toml"
 # Sections a user file replaces as a whole, so removing a default source is just leaving it out.
 WHOLE_SECTIONS = ("sources", "watches", "channels")
-CHANNEL_TYPES = frozenset({"console", "slack", "email", "apprise", "webhook"})
 
 
 class ConfigError(Exception):
