@@ -119,6 +119,25 @@ class SlackBotChannel(_Channel):
     api_url: str = DEFAULT_SLACK_API_URL  # tests point it at a local receiver
     timeout_s: float = Field(default=10.0, gt=0, le=300)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _token_as_channel(cls, data: Any) -> Any:
+        # A token pasted as the channel would be echoed by errors and descriptions: hide it.
+        if isinstance(data, dict):
+            value = data.get("channel")
+            if isinstance(value, str) and _SLACK_TOKEN.match(value):
+                data = {**data, "channel": SecretStr(value)}
+        return data
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _not_a_token(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            raise ValueError(
+                "channel holds a Slack token: give the channel ID, the token in token_env"
+            )
+        return value
+
     @field_validator("token")
     @classmethod
     def _slack_token(cls, value: SecretStr | None) -> SecretStr | None:

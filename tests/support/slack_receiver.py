@@ -189,7 +189,7 @@ class SlackReceiver:
             return 400, "invalid_payload", {}
         if not payload.get("text") and not payload.get("blocks"):
             return 400, "no_text", {}
-        if not _blocks_ok(payload.get("blocks")):
+        if not blocks_ok(payload.get("blocks")):
             return 400, "invalid_blocks", {}
         with self._lock:
             self._payloads.append(payload)
@@ -202,7 +202,7 @@ def _default_body(status: int) -> str:
     )
 
 
-def _blocks_ok(blocks: Any) -> bool:
+def blocks_ok(blocks: Any) -> bool:
     """The Block Kit limits Slack enforces that a renderer can get wrong."""
     if blocks is None:
         return True
