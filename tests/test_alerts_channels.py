@@ -42,6 +42,12 @@ EMAIL: dict[str, Any] = {
     "sender": "newswatch <alerts@example.org>",
     "recipients": ["a@example.org"],
 }
+BOT: dict[str, Any] = {
+    "type": "slack_bot",
+    "name": "bot",
+    "channel": "C0ALERTS",
+    "token": "xoxb-1-SECRET",
+}
 
 
 def test_discriminated_union() -> None:
@@ -76,6 +82,13 @@ def test_discriminated_union() -> None:
         ({"type": "slack", "name": "t", "webhook_url_env": "not a var"}, "pattern"),
         ({"type": "slack", "name": "t", "webhook": HOOK}, "Extra inputs"),
         ({"type": "slak", "name": "t", "webhook_url": HOOK}, "does not match"),
+        ({**BOT, "token": "SECRET"}, "token must be a Slack bot token"),
+        ({**BOT, "token_env": "X"}, "exactly one of token, token_env or token_secret_block"),
+        ({"type": "slack_bot", "name": "t", "channel": "C1"}, "exactly one of token"),
+        ({**BOT, "channel": "xoxb-1-SECRET"}, "channel holds a Slack token"),
+        ({**BOT, "channel": "two words"}, "pattern"),
+        ({**BOT, "api_url": "ftp://slack.com/api"}, "http(s) URL"),
+        ({**BOT, "bot_token": "xoxb-2-SECRET"}, "Extra inputs"),
         ({"name": "t", "webhook_url": HOOK}, "Unable to extract tag"),
         ({**EMAIL, "password_env": "P"}, "at most one of password, password_env or password_"),
         ({**EMAIL, "password_secret_block": "smtp"}, "at most one of password"),
@@ -98,7 +111,7 @@ def test_invalid_config_is_refused_without_echoing_secrets(
     shown = str(err.value) + repr(err.value.errors())
     assert message in shown
     assert "SECRET" not in shown
-    if table.get("type") in ("slack", "email"):  # the model on its own, too
+    if table.get("type") in ("slack", "slack_bot", "email"):  # the model on its own, too
         with pytest.raises(ValidationError) as direct:
             ADAPTER.validate_python(table)
         assert "SECRET" not in str(direct.value) + repr(direct.value.errors())

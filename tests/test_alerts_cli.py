@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from alerts.channels import SlackChannel
+from alerts.channels import SlackBotChannel, SlackChannel
 from alerts.outbox import RetryPolicy, deliver_pending
 from newswatch.cli import app
 from storage import repo
@@ -109,3 +109,34 @@ def test_digest_preview_prints_without_sending(
     assert "Chip designs stolen (2 articles, 2 outlets)" in out
     assert "Second report [no alert of its own]" in out
     assert slack.attempts == 0
+
+
+def test_alerts_test_sends_through_the_slack_bot(tmp_path: Path) -> None:
+    from newswatch.alerts_cli import _needs_prefect
+    from tests.support.slack_api_receiver import TOKEN, SlackApiReceiver
+
+    with SlackApiReceiver(channels={"C0ALERTS"}, not_joined={"C0ALERTS"}) as api:
+        config = tmp_path / "newswatch.toml"
+        config.write_text(
+            "[channels.bot]\n"
+            'type = "slack_bot"\n'
+            'channel = "C0ALERTS"\n'
+            'token_env = "NW_TEST_CLI_BOT_TOKEN"\n'
+            f'api_url = "{api.api_url}"\n'
+        )
+        env = {"NW_TEST_CLI_BOT_TOKEN": TOKEN}
+        failed = runner.invoke(app, ["alerts", "test", "bot", "-c", str(config)], env=env)
+        assert failed.exit_code == 1 and "permanent" in failed.output
+        assert "not_in_channel: invite the bot to the channel" in failed.output
+        api.not_joined.clear()  # the bot was invited
+        result = runner.invoke(app, ["alerts", "test", "bot", "-c", str(config)], env=env)
+        assert result.exit_code == 0, result.output
+        assert "sent to slack_bot 'bot' (C0ALERTS, token from $NW_TEST_CLI_BOT_TOKEN)" in (
+            result.output
+        )
+        [request] = api.requests
+        assert "newswatch test message" in request.body["text"]
+        for output in (result.output, failed.output):
+            assert TOKEN not in output and TOKEN[5:] not in output
+        channel = SlackBotChannel(name="b", channel="C1", token_secret_block="nw-bot")
+        assert _needs_prefect(channel)  # `alerts test` loads the Secret block first

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -170,10 +170,12 @@ def test_an_answer_that_is_not_slack_is_permanent(api: SlackApiReceiver) -> None
     ],
 )
 def test_the_token_never_shows(
-    api: SlackApiReceiver, script: object, caplog: pytest.LogCaptureFixture
+    api: SlackApiReceiver,
+    script: Callable[[SlackApiReceiver], None],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    script(api)  # type: ignore[operator]
+    script(api)
     channel = bot(api)
     err = refused(channel)
     assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)

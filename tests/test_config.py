@@ -126,3 +126,31 @@ def test_channel_errors_name_the_key_without_the_type_tag(tmp_path: Path) -> Non
     message = str(error.value)
     assert "line 5: channels.email.recipients" in message
     assert "line 8: sources.email.url" in message
+
+
+def test_slack_bot_channel_loads_and_a_bad_one_is_refused_without_the_token(
+    tmp_path: Path,
+) -> None:
+    from alerts.channels import SlackBotChannel
+
+    config = tmp_path / "bot.toml"
+    config.write_text(
+        '[channels.team]\ntype = "slack_bot"\nchannel = "C0123ALERTS"\n'
+        'token_secret_block = "newswatch-slack-bot"\n'
+    )
+    team = load_settings(config).channels["team"]
+    assert isinstance(team, SlackBotChannel) and team.api_url == "https://slack.com/api"
+
+    token = "xoxb-1111-2222-tOkEnSECRET"
+    config.write_text(
+        '[channels.team]\ntype = "slack_bot"\nchannel = "#alerts"\n'
+        f'token = "{token}"\ntoken_env = "NEWSWATCH_SLACK_BOT_TOKEN"\n'
+        f'[channels.other]\ntype = "slack_bot"\nchannel = "{token}"\ntoken = "not a token SECRET"\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    message = str(error.value)
+    assert "channels.team.token_secret_block: Value error, give exactly one of token" in message
+    assert "line 8: channels.other.channel: Value error, channel holds a Slack token" in message
+    assert "line 9: channels.other.token: Value error, token must be a Slack bot token" in message
+    assert "SECRET" not in message and "tOkEn" not in message
