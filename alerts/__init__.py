@@ -2,6 +2,7 @@
 
 Modules: ``message`` (the data), ``text`` (cleaning/truncation), ``render_slack``,
 ``render_email``, ``render_console`` (pure renderers, gathered in ``render``),
-``channel_config`` (pydantic config), ``send_slack`` / ``send_email`` (transports),
-``errors`` (``DeliveryError``, ``redact``), ``outbox`` (claiming and retrying deliveries).
+``channel_config`` (pydantic config), ``send_slack`` / ``send_slack_api`` / ``send_email`` /
+``send_webhook`` / ``send_apprise`` (transports), ``errors`` (``DeliveryError``, ``redact``),
+``outbox`` (claiming and retrying deliveries).
 """
