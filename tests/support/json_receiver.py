@@ -15,10 +15,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackReceiver
 
 
 @dataclass(frozen=True)
@@ -28,30 +27,14 @@ class Received:
     body: Any
 
 
-class JsonReceiver:
+class JsonReceiver(LoopbackReceiver):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._script: deque[tuple[int, str | None]] = deque()
-        self._server: LoopbackServer | None = None
 
-    def __enter__(self) -> JsonReceiver:
-        self._server = LoopbackServer(_handler_for(self))
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._server is not None
-        self._server.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return self._server.port
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def url(self) -> str:

@@ -24,10 +24,9 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackReceiver
 from tests.support.slack_receiver import blocks_ok
 
 TOKEN = "xoxb-1234-5678-NwT3stB0tT0k3n"
@@ -43,7 +42,7 @@ class Request:
 _Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (str: sent as is), headers
 
 
-class SlackApiReceiver:
+class SlackApiReceiver(LoopbackReceiver):
     """Slack Web API stand-in on 127.0.0.1 (see the module docstring)."""
 
     def __init__(
@@ -60,26 +59,14 @@ class SlackApiReceiver:
         self._requests: list[Request] = []
         self._script: deque[_Answer] = deque()
         self.attempts = 0
-        self._server: LoopbackServer | None = None
 
-    def __enter__(self) -> SlackApiReceiver:
-        self._server = LoopbackServer(_handler_for(self))
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._server is not None
-        self._server.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def api_url(self) -> str:
         """The ``api_url`` to configure (Slack's is https://slack.com/api)."""
-        assert self._server is not None, "SlackApiReceiver is not running"
-        return f"http://127.0.0.1:{self._server.port}/api"
+        return f"http://127.0.0.1:{self.port}/api"
 
     @property
     def requests(self) -> list[Request]:

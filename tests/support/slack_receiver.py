@@ -28,10 +28,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackReceiver
 
 DEFAULT_PATH = "/services/T0NEWSWATCH/B0TEST/s3cr3tW3bh00kT0k3n"
 
@@ -45,7 +44,7 @@ class _Scripted:
     stall_s: float = 0.0
 
 
-class SlackReceiver:
+class SlackReceiver(LoopbackReceiver):
     """Slack incoming-webhook stand-in on 127.0.0.1 (see the module docstring)."""
 
     def __init__(self, path: str = DEFAULT_PATH) -> None:
@@ -54,40 +53,23 @@ class SlackReceiver:
         self._payloads: list[dict[str, Any]] = []
         self._script: deque[_Scripted] = deque()
         self._attempts = 0
-        self._server: LoopbackServer | None = None
         self.latency_s = 0.0
         self.stalled = threading.Event()  # set when a stalled request has been received
         self._release = threading.Event()  # ends every stall (on stop)
 
     # --- lifecycle ----------------------------------------------------------------------
 
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
     def start(self) -> SlackReceiver:
-        self._server = LoopbackServer(_handler_for(self))
-        return self
+        return self.__enter__()
 
     def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> SlackReceiver:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._release.set()  # a stalled answer must not hold the server's shutdown
+        super().stop()
 
     # --- what tests use -----------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "SlackReceiver is not running"
-        return self._server.port
 
     @property
     def url(self) -> str:
