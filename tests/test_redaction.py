@@ -44,6 +44,7 @@ def test_settings_secrets_cover_channels_env_and_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NW_TEST_PW", "env-password")
+    monkeypatch.setenv("NW_TEST_BOT", "xoxb-env-bot-token")
     config = tmp_path / "nw.toml"
     config.write_text(
         'database_url = "postgresql+psycopg://nw:db-pass@127.0.0.1/nw"\n'
@@ -57,9 +58,18 @@ def test_settings_secrets_cover_channels_env_and_database(
         'password_env = "NW_TEST_PW"\n'
         'sender = "a@example.org"\n'
         'recipients = ["b@example.org"]\n'
+        "[channels.bot]\n"
+        'type = "slack_bot"\n'
+        'channel = "C1"\n'
+        'token = "xoxb-file-bot-token"\n'
+        "[channels.bot2]\n"
+        'type = "slack_bot"\n'
+        'channel = "C1"\n'
+        'token_env = "NW_TEST_BOT"\n'
     )
     secrets = set(settings_secrets(load_settings(config)))
     assert {"https://hooks.slack.com/s/T/B/C", "env-password", "db-pass"} <= secrets
+    assert {"xoxb-file-bot-token", "xoxb-env-bot-token"} <= secrets  # bot tokens too
 
 
 def _alert(title: str, url: str) -> Alert:
