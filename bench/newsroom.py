@@ -40,7 +40,9 @@ _TEXT_BLOCK = re.compile(r"(<(p|h1|h2|title)\b[^>]*>)(.*?)(</\2>)", re.S | re.I)
 _TAG_OR_TEXT = re.compile(r"(<[^>]*>)|([^<]+)")
 _WORD = re.compile(r"\b[A-Za-z]{4,}\b")
 _CANONICAL = re.compile(
-    r"<link\b[^>]*\brel=[\"']?canonical[^>]*>|<meta\b[^>]*\bog:url\b[^>]*>", re.I
+    r"<link\b[^>]*\brel=[\"']?canonical[^>]*>"
+    r"|<meta\b[^>]*\b(?:name|property|itemprop)=[\"']?[\w:.]*(?:url|identifier)\b[^>]*>",
+    re.I,
 )
 
 

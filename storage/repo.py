@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from newswatch.models import Article as ArticleData
@@ -165,6 +165,42 @@ def record_link(
     session.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """One attempt at a link, for `record_links`."""
+
+    url: str
+    source_id: int
+    outcome: Literal["stored", "duplicate", "failed", "skipped"]
+    at: datetime
+    error: str | None
+    article_id: int | None
+
+
+def record_links(session: Session, records: Sequence[LinkRecord]) -> None:
+    """`record_link` for many links: one query for the rows that exist, one flush."""
+    existing: dict[str, Link] = {}
+    urls = list(dict.fromkeys(r.url for r in records))
+    for chunk in _chunks(urls, 500):
+        existing.update(
+            (link.url, link) for link in session.scalars(select(Link).where(Link.url.in_(chunk)))
+        )
+    for record in records:
+        link = existing.get(record.url)
+        if link is None:
+            link = Link(
+                url=record.url, source_id=record.source_id, first_seen_at=record.at, attempts=0
+            )
+            session.add(link)
+            existing[record.url] = link
+        link.attempts += 1
+        link.last_attempt_at = record.at
+        link.outcome = record.outcome
+        link.error = record.error
+        link.article_id = record.article_id
+    session.flush()
+
+
 # --- articles, matches, stories, alerts ----------------------------------------------------
 
 
@@ -238,6 +274,60 @@ def count_document(session: Session, terms: Iterable[str]) -> None:
         session.execute(
             stmt.on_conflict_do_update(index_elements=[TermStat.term], set_={"df": TermStat.df + 1})
         )
+
+
+class TermCache:
+    """Document frequencies over one transaction: each term read once, the new documents'
+    counts kept here and written by `flush` in one statement.
+
+    Reads see the database as first read plus this transaction's own counts; another run
+    counting at the same time is seen by the next transaction (the statistics are weights,
+    a few documents off changes nothing).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._known: dict[str, int] = {}  # df in the database, as read
+        self._pending: dict[str, int] = {}  # documents counted here, not yet written
+
+    def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """(number of documents counted, document frequency of each of the terms known)."""
+        wanted = set(terms) | {DOCUMENTS_TERM}
+        missing = wanted.difference(self._known)
+        if missing:
+            documents, found = term_frequencies(self.session, missing)
+            found[DOCUMENTS_TERM] = documents
+            for term in missing:
+                self._known[term] = found.get(term, 0)
+        pending = self._pending
+        counts = {t: self._known[t] + pending.get(t, 0) for t in wanted}
+        documents = counts.pop(DOCUMENTS_TERM)
+        return documents, {t: df for t, df in counts.items() if df}
+
+    def count(self, terms: Iterable[str]) -> None:
+        """Add one document with these (distinct) terms."""
+        pending = self._pending
+        for term in set(terms) | {DOCUMENTS_TERM}:
+            pending[term] = pending.get(term, 0) + 1
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows = [{"term": t, "df": n} for t, n in sorted(self._pending.items())]
+        insert: Any
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(TermStat).values(term=bindparam("term"), df=bindparam("df"))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[TermStat.term], set_={"df": TermStat.df + stmt.excluded.df}
+        )
+        # Core executemany: one compiled statement, not one multi-VALUES shape per call.
+        self.session.connection().execute(stmt, rows)
+        for term, n in self._pending.items():
+            self._known[term] = self._known.get(term, 0) + n
+        self._pending.clear()
 
 
 @dataclass(frozen=True, slots=True)
