@@ -7,11 +7,9 @@ tens of milliseconds, so nothing here runs a task per article.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -19,20 +17,23 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as prefect_task_run
 
 from alerts.outbox import RetryPolicy, deliver_pending
-from extractors.extract import ExtractionError, extract_article
 from extractors.http import Fetcher, FetchError
 from extractors.links import LinkDiscoveryError
 from flows.backoff import due_sources, failure_backoff
+from flows.extract_worker import ExtractPool
 from flows.pipeline import (
+    BatchResult,
     ExtractResult,
-    PageJob,
     RunSummary,
     SourceOutcome,
+    StoryContext,
     discover,
     fetch_policy,
     store_batch,
 )
 from flows.secrets import resolve_channel_secrets
+from flows.stream import LinkJob, PageStream
+from flows.timings import StageTimer
 from newswatch.config import Settings, SourceConfig, load_settings
 from storage import repo
 from storage.db import Database
@@ -84,52 +85,32 @@ async def poll_source(
         return SourceOutcome.from_error(source.name, exc)
 
 
-@task(name="extract-batch", cache_policy=NO_CACHE, persist_result=False)
-async def extract_batch(jobs: Sequence[PageJob], workers: int) -> list[ExtractResult]:
-    """Main text and metadata of every page; CPU-bound, so spread over processes."""
-    if len(jobs) < POOL_MIN_PAGES or workers < 2:
-        return [_extract_one(job) for job in jobs]
-    loop = asyncio.get_running_loop()
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            return list(
-                await asyncio.gather(
-                    *(loop.run_in_executor(pool, _extract_one, job) for job in jobs)
-                )
-            )
-    except (BrokenProcessPool, RuntimeError) as exc:
-        # Spawned workers re-import the caller's main module; a script without a
-        # `__main__` guard cannot start them. Slower in one process beats no run at all.
-        get_run_logger().warning("extraction pool unavailable (%s); extracting in-process", exc)
-        return [_extract_one(job) for job in jobs]
-
-
-def _extract_one(job: PageJob) -> ExtractResult:
-    try:
-        article = extract_article(
-            job.page.content,
-            url=job.page.url,
-            source=job.source,
-            fetched_at=job.fetched_at,
-            content_type=job.page.content_type,
-        )
-    except ExtractionError as exc:
-        return ExtractResult(job=job, article=None, error=str(exc))
-    except Exception as exc:  # one malformed page must not cost the batch its other pages
-        return ExtractResult(job=job, article=None, error=f"extraction failed: {exc!r}")
-    return ExtractResult(job=job, article=article, error=None)
-
-
 @task(name="store-batch", cache_policy=NO_CACHE, persist_result=False)
-def store_articles(
-    results: Sequence[ExtractResult], db: Database, settings: Settings, source_ids: dict[str, int]
-) -> dict[str, dict[str, int]]:
-    """Deduplicate, classify and store; queue an alert per new matching story."""
-    batch = store_batch(results, db, settings, source_ids)
+async def store_articles(
+    results: Sequence[ExtractResult],
+    db: Database,
+    settings: Settings,
+    source_ids: dict[str, int],
+    fetch_failures: Sequence[tuple[str, str, str]] = (),
+    context: StoryContext | None = None,
+) -> BatchResult:
+    """Deduplicate, classify and store a batch; queue an alert per new matching story.
+
+    The database work runs in a thread, so the flow's event loop keeps fetching the next
+    pages meanwhile (and the extraction workers keep extracting)."""
+    batch = await asyncio.to_thread(
+        store_batch,
+        results,
+        db,
+        settings,
+        source_ids,
+        fetch_failures=fetch_failures,
+        context=context,
+    )
     logger = get_run_logger()
     for error in batch.errors:
         logger.error("could not store %s", error)
-    return batch.per_source
+    return batch
 
 
 @task(name="deliver-alerts", cache_policy=NO_CACHE, persist_result=False)
@@ -152,6 +133,18 @@ def _run_name() -> str:
     return f"monitor-{datetime.now(UTC):%Y%m%d-%H%M%S}"
 
 
+# Pages per batch: a store task per batch, and at most a few batches in memory at once.
+BATCH_SIZE = 100
+
+ProgressHook = Callable[[int, int], Awaitable[None]]
+
+
+async def on_batch(done: int, total: int) -> None:
+    """Called after each stored batch with the links done and the links of the run.
+
+    A hook for run progress (e.g. a Prefect progress artifact); it does nothing yet."""
+
+
 @flow(name="monitor", flow_run_name=_run_name, log_prints=False)
 async def monitor(config_path: str | None = None, force: bool = False) -> dict[str, Any]:
     """One monitoring pass over every enabled source; returns the run summary.
@@ -161,6 +154,7 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
     logger = get_run_logger()
     settings = load_settings(config_path)
     db = Database(settings.database_url)
+    timer = StageTimer()
     try:
         db.create_all()
         logger.info("database: %s", db.display_url)
@@ -173,26 +167,12 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
         summary = RunSummary(started_at=datetime.now(UTC))
         sources, waiting = due_sources(db, sources, summary.started_at, force=force)
 
-        claimed: set[str] = set()  # links being fetched in this run, shared by the polls
-        poll = poll_source.with_options(retry_delay_seconds=settings.pipeline.poll_retry_delay_s)
         async with Fetcher(fetch_policy(settings.http)) as fetcher:
-            polled = await asyncio.gather(
-                *(poll(s, fetcher, db, settings, claimed) for s in sources),
-                return_exceptions=True,
+            with timer.time("poll"):
+                outcomes = list(waiting) + await _poll_sources(sources, fetcher, db, settings)
+            per_source = await _process_links(
+                outcomes, fetcher, db, settings, source_ids, timer, on_batch
             )
-        outcomes: list[SourceOutcome] = list(waiting)  # reported, not polled
-        for source, result in zip(sources, polled, strict=True):
-            if isinstance(result, BaseException):
-                # A bug met on one source's content must not cost the other sources their run;
-                # Prefect has logged its traceback with the failed task.
-                if not isinstance(result, Exception):
-                    raise result
-                result = SourceOutcome.from_error(source.name, result)
-            outcomes.append(result)
-
-        jobs = [job for outcome in outcomes for job in outcome.jobs]
-        results = await extract_batch(jobs, settings.pipeline.extract_workers) if jobs else []
-        per_source = store_articles(results, db, settings, source_ids) if results else {}
 
         now = datetime.now(UTC)
         with db.session() as session:
@@ -215,9 +195,89 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
             summary.add_source(outcome, per_source.get(outcome.name, {}))
             logger.log(30 if outcome.status == "failed" else 20, summary.source_line(outcome.name))
 
-        summary.deliveries = deliver_alerts(db, settings)
+        with timer.time("alert"):
+            summary.deliveries = deliver_alerts(db, settings)
         summary.finished_at = datetime.now(UTC)
+        summary.stage_seconds = timer.as_dict()
         logger.info(summary.totals_line())
         return summary.as_dict()
     finally:
         db.dispose()
+
+
+async def _poll_sources(
+    sources: Sequence[SourceConfig], fetcher: Fetcher, db: Database, settings: Settings
+) -> list[SourceOutcome]:
+    """One poll task per source, all at once; a source that fails is reported, not raised."""
+    claimed: set[str] = set()  # links found in this run, shared by the polls
+    poll = poll_source.with_options(retry_delay_seconds=settings.pipeline.poll_retry_delay_s)
+    polled = await asyncio.gather(
+        *(poll(s, fetcher, db, settings, claimed) for s in sources),
+        return_exceptions=True,
+    )
+    outcomes: list[SourceOutcome] = []
+    for source, result in zip(sources, polled, strict=True):
+        if isinstance(result, BaseException):
+            # A bug met on one source's content must not cost the other sources their run;
+            # Prefect has logged its traceback with the failed task.
+            if not isinstance(result, Exception):
+                raise result
+            result = SourceOutcome.from_error(source.name, result)
+        outcomes.append(result)
+    return outcomes
+
+
+async def _process_links(
+    outcomes: Sequence[SourceOutcome],
+    fetcher: Fetcher,
+    db: Database,
+    settings: Settings,
+    source_ids: dict[str, int],
+    timer: StageTimer,
+    progress: ProgressHook,
+) -> dict[str, dict[str, int]]:
+    """Fetch, extract and store the new links, batch by batch, the three overlapping: while
+    the workers extract batch k, batch k-1 is stored (in a thread) and batch k+1 fetched."""
+    links = [LinkJob(o.name, url) for o in outcomes for url in o.links_to_fetch]
+    if not links:
+        return {}
+    by_name = {o.name: o for o in outcomes}
+    context = StoryContext.from_settings(settings)
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    done = 0
+    workers = settings.pipeline.extract_workers if len(links) >= POOL_MIN_PAGES else 1
+    storing: tuple[asyncio.Task[BatchResult], int] | None = None  # the batch, its links
+
+    async def finish_store() -> None:
+        nonlocal done, storing
+        if storing is None:
+            return
+        task, size = storing
+        batch = await task
+        storing = None
+        for name, source_counts in batch.per_source.items():
+            counts[name].update(source_counts)
+        timer.merge(batch.seconds)
+        done += size
+        await progress(done, len(links))
+
+    async with ExtractPool(workers, settings.watches) as pool:
+        async for fetched in PageStream(fetcher, links, batch_size=BATCH_SIZE):
+            timer.add("fetch", fetched.seconds)
+            failures = [(link.source, link.url, reason) for link, reason in fetched.failures]
+            for link, reason in fetched.failures:
+                by_name[link.source].fetch_failures.append((link.url, reason))
+            for job in fetched.jobs:
+                by_name[job.source].fetched += 1
+            results = await pool.extract(fetched.jobs) if fetched.jobs else []
+            await finish_store()
+            storing = (
+                asyncio.create_task(
+                    store_articles(results, db, settings, source_ids, failures, context)
+                ),
+                len(fetched.jobs) + len(failures),
+            )
+        await finish_store()
+        if pool.fallback_reason:
+            get_run_logger().warning(pool.fallback_reason)
+    return {name: dict(c) for name, c in counts.items()}

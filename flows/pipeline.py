@@ -713,6 +713,7 @@ class RunSummary:
     finished_at: datetime | None = None
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # busy time per stage
 
     def add_source(self, outcome: SourceOutcome, stored: dict[str, int]) -> None:
         failures = len(outcome.fetch_failures) + stored.get("extract_failed", 0)
@@ -791,6 +792,7 @@ class RunSummary:
             "sources": self.sources,
             "totals": self.totals(),
             "deliveries": self.deliveries,
+            "stage_seconds": self.stage_seconds,
         }
 
 
