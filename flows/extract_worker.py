@@ -23,8 +23,7 @@ from types import TracebackType
 from typing import Self
 
 from classifiers.watches import Watch, WatchSpec, compile_watch
-from extractors.extract import ExtractionError, extract_article
-from flows.pipeline import ExtractResult, PageJob, prepare
+from flows.jobs import ExtractResult, PageJob, prepare
 
 # Pages sent to a worker per call: fewer round trips, still an even spread over workers.
 CHUNK = 5
@@ -43,6 +42,9 @@ def compile_watches(specs: Mapping[str, WatchSpec]) -> list[Watch]:
 
 def extract_one(job: PageJob, watches: Sequence[Watch]) -> ExtractResult:
     """Extract one page and prepare its article; an error is the result, never raised."""
+    # Imported here: the flow's own process only extracts if the workers cannot start.
+    from extractors.extract import ExtractionError, extract_article
+
     start = time.perf_counter()
     try:
         article = extract_article(

@@ -21,9 +21,9 @@ from extractors.http import Fetcher, FetchError
 from extractors.links import LinkDiscoveryError
 from flows.backoff import due_sources, failure_backoff
 from flows.extract_worker import ExtractPool
+from flows.jobs import ExtractResult
 from flows.pipeline import (
     BatchResult,
-    ExtractResult,
     RunSummary,
     SourceOutcome,
     StoryContext,
@@ -133,8 +133,9 @@ def _run_name() -> str:
     return f"monitor-{datetime.now(UTC):%Y%m%d-%H%M%S}"
 
 
-# Pages per batch: a store task per batch, and at most a few batches in memory at once.
-BATCH_SIZE = 100
+# Pages per batch: a store task (and a commit) per batch, and at most three batches of pages
+# in memory at once (one fetched ahead, one being fetched, one being extracted).
+BATCH_SIZE = 50
 
 ProgressHook = Callable[[int, int], Awaitable[None]]
 

@@ -54,6 +54,7 @@ from classifiers.watches import Watch, classify, compile_watch
 from extractors.bodies import accept_for_kind
 from extractors.http import Fetcher, FetchError, FetchPolicy
 from extractors.links import LinkDiscoveryError, discover_links, parse_sitemap
+from flows.jobs import ExtractResult, Prepared, prepare
 from newswatch.config import HttpConfig, Settings, SourceConfig
 from newswatch.models import Article, Link, Match, Page
 from storage import repo
@@ -64,47 +65,6 @@ from storage.models import Story as StoryRow
 # "skipped": still backing off after earlier failures, not polled in this run.
 SourceStatus = Literal["ok", "not_modified", "failed", "skipped"]
 MAX_CHILD_SITEMAPS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class PageJob:
-    """A fetched page waiting for extraction, with the link it was found under."""
-
-    source: str
-    link: str
-    page: Page
-    fetched_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """What storing an article computes from its text alone (hashes, event features, the
-    watches' matches): done in the extraction workers, off the flow's own process."""
-
-    text_hash: str
-    fingerprint: int  # unsigned SimHash
-    features: EventFeatures
-    matches: tuple[Match, ...]  # the matched watches only
-    seconds: dict[str, float] = field(default_factory=dict)  # dedup, classify
-
-
-def prepare(article: Article, watches: Sequence[Watch]) -> Prepared:
-    start = time.perf_counter()
-    digest, fingerprint = text_hash(article.text), simhash(article.text)
-    features = extract_features(article.title, article.text)
-    hashed = time.perf_counter()
-    matches = tuple(m for m in classify(watches, article.title, article.text) if m.matched)
-    seconds = {"dedup": hashed - start, "classify": time.perf_counter() - hashed}
-    return Prepared(digest, fingerprint, features, matches, seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class ExtractResult:
-    job: PageJob
-    article: Article | None
-    error: str | None
-    prepared: Prepared | None = None
-    seconds: dict[str, float] = field(default_factory=dict)  # extract, dedup, classify
 
 
 @dataclass(slots=True)

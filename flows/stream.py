@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from extractors.http import Fetcher, FetchError
-from flows.pipeline import PageJob
+from flows.jobs import PageJob
 
 
 @dataclass(frozen=True, slots=True)
