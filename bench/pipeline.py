@@ -49,16 +49,21 @@ STAGES = ("fetch", "extract", "classify", "dedup", "store", "alert")
 TARGETS = {"ratio_pipeline_vs_extract": 0.85, "rerun_ratio": 0.05, "peak_rss_mb": 500.0}
 
 
-class RssSampler:
-    """Peak RSS (MB) of this process and its descendants, minus excluded pids."""
+class ProcessSampler:
+    """Every 0.2 s: RSS of this process and its descendants (minus `exclude`: the newsroom),
+    keeping the peak and its split by process, and CPU seconds per role (flow, workers,
+    api_server, newsroom) since the last `reset`."""
 
     def __init__(self, interval: float = 0.2) -> None:
         self.interval, self.exclude, self.peak = interval, set[int](), 0.0
         self.peak_by_process: dict[str, float] = {}  # at the peak: process -> MB
+        self._ticks: dict[int, tuple[str, int]] = {}  # pid -> (role, CPU ticks), last seen
+        self._base: dict[int, int] = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> RssSampler:
+    def start(self) -> ProcessSampler:
         self._thread.start()
         return self
 
@@ -67,39 +72,69 @@ class RssSampler:
         self._thread.join()
 
     def reset(self) -> None:
-        self.peak, self.peak_by_process = 0.0, {}
+        with self._lock:
+            self.peak, self.peak_by_process = 0.0, {}
+            self._sample()
+            self._base = {pid: ticks for pid, (_, ticks) in self._ticks.items()}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        with self._lock:
+            self._sample()
+            by_role: dict[str, float] = {}
+            for pid, (role, ticks) in self._ticks.items():
+                spent = (ticks - self._base.get(pid, 0)) / os.sysconf("SC_CLK_TCK")
+                by_role[role] = round(by_role.get(role, 0.0) + spent, 2)
+            return by_role
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            with contextlib.suppress(OSError, ValueError):
-                by_process = self.sample()
-                total = sum(by_process.values())
-                if total > self.peak:
-                    self.peak, self.peak_by_process = total, by_process
+            with self._lock:
+                self._sample()
 
-    def sample(self) -> dict[str, float]:
+    def _sample(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            by_process = self._walk()
+            total = sum(by_process.values())
+            if total > self.peak:
+                self.peak, self.peak_by_process = total, by_process
+
+    def _walk(self) -> dict[str, float]:
         parents: dict[int, list[int]] = {}
+        stats: dict[int, list[str]] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                parents.setdefault(ppid, []).append(int(entry))
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                stats[int(entry)] = fields
+                parents.setdefault(int(fields[1]), []).append(int(entry))
         by_process: dict[str, float] = {}
         todo = [os.getpid()]
         while todo:
             pid = todo.pop()
-            if pid in self.exclude:
-                continue
             todo.extend(parents.get(pid, []))
             with contextlib.suppress(OSError):
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                name = f"{pid} " + " ".join(a.decode()[-40:] for a in argv[:3])
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        by_process[name] = int(line.split()[1]) / 1024
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                role = _role(pid, argv, self.exclude)
+                fields = stats[pid]
+                self._ticks[pid] = (role, int(fields[11]) + int(fields[12]))  # utime + stime
+                if pid in self.exclude:
+                    continue
+                rss_kb = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
+                by_process[f"{pid} {role}"] = rss_kb / 1024
         return by_process
+
+
+def _role(pid: int, argv: str, exclude: set[int]) -> str:
+    if pid == os.getpid():
+        return "flow"
+    if pid in exclude:
+        return "newsroom"
+    if "uvicorn" in argv:
+        return "api_server"
+    if "resource_tracker" in argv:
+        return "resource_tracker"
+    return "workers"
 
 
 def extract_only(count: int, workers: int = 2) -> float:
@@ -174,7 +209,7 @@ def run_monitor(config: Path) -> tuple[float, dict[str, Any]]:
 
 
 def pipeline_run(
-    articles: int, per_feed: int, workdir: Path, rss: RssSampler, rerun: bool
+    articles: int, per_feed: int, workdir: Path, rss: ProcessSampler, rerun: bool
 ) -> dict[str, Any]:
     from datetime import datetime
 
@@ -189,6 +224,7 @@ def pipeline_run(
         rss.reset()
         seconds, summary = run_monitor(config)
         peak, peak_by_process = rss.peak, rss.peak_by_process
+        cpu = rss.cpu_seconds()
         body = (
             datetime.fromisoformat(summary["finished_at"])
             - datetime.fromisoformat(summary["started_at"])
@@ -200,6 +236,7 @@ def pipeline_run(
             "body_seconds": body,
             "peak_rss_mb": peak,
             "peak_rss_by_process": {k: round(v) for k, v in peak_by_process.items()},
+            "cpu_seconds": cpu,
             "totals": summary["totals"],
             "stage_seconds": summary["stage_seconds"],
         }
@@ -228,7 +265,7 @@ def main() -> None:
     from newswatch.prefect_env import configure_prefect_defaults
 
     configure_prefect_defaults()
-    rss = RssSampler().start()
+    rss = ProcessSampler().start()
     small = args.articles // 5
     with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
         workdir = Path(tmp)
@@ -268,10 +305,19 @@ def main() -> None:
         "peak_rss_by_process": high["peak_rss_by_process"],
         "peak_rss_mb_without_api_server": round(
             high["peak_rss_mb"]
-            - sum(v for k, v in high["peak_rss_by_process"].items() if "uvicorn" in k),
+            - sum(v for k, v in high["peak_rss_by_process"].items() if "api_server" in k),
             1,
         ),
         "prefect_startup_s": round(startup, 2),
+        "cpu_ms_per_article": {
+            role: round(
+                1000
+                * (high["cpu_seconds"].get(role, 0) - low["cpu_seconds"].get(role, 0))
+                / (n - small),
+                2,
+            )
+            for role in ("flow", "workers", "api_server", "newsroom")
+        },
         "per_article_ms": per_article,
         "stored": high["totals"]["stored"],
         "page_failures": high["totals"]["page_failures"],
