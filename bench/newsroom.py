@@ -2,11 +2,11 @@
 
 Pages are the 181 real pages of the extraction benchmark (../shared/eval/extraction/html),
 cycled: article n is page n % 181 with its canonical link pointed at its own URL and about a
-quarter of the words of its title, headings and paragraphs suffixed with a tag of n, so every
-article has a unique URL, text hash and SimHash (dedup keeps them apart) while extraction
-costs what the real page costs. Feeds and pages answer conditional GETs (ETag and
-Last-Modified) with 304, like a real site, so a second run over an unchanged newsroom
-fetches nothing.
+third of the adjacent word pairs of its title and body text swapped (which ones
+depends on n), so every article has a unique URL, text hash and SimHash (dedup keeps them
+apart) with the page's own words, while extraction costs what the real page costs. Feeds
+and pages answer conditional GETs (ETag and Last-Modified) with 304, like a real site, so a
+second run over an unchanged newsroom fetches nothing.
 
 The server runs in a separate process (`BenchNewsroom`), so its CPU is not counted as the
 pipeline's. `GET /_stats` returns its request counts as JSON.
@@ -36,9 +36,12 @@ DEFAULT_HTML_DIR = ROOT.parent / "shared" / "eval" / "extraction" / "html"
 # Fixed, whole seconds: HTTP dates carry no fraction, and a fixed time keeps reruns 304.
 LAST_MODIFIED = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
-_TEXT_BLOCK = re.compile(r"(<(p|h1|h2|title)\b[^>]*>)(.*?)(</\2>)", re.S | re.I)
-_TAG_OR_TEXT = re.compile(r"(<[^>]*>)|([^<]+)")
-_WORD = re.compile(r"\b[A-Za-z]{4,}\b")
+_TITLE = re.compile(r"(<title\b[^>]*>)(.*?)(</title>)", re.S | re.I)
+# Scripts, styles, comments and tags are kept as they are; text between them is varied.
+_MARKUP_OR_TEXT = re.compile(
+    r"(<script\b.*?</script>|<style\b.*?</style>|<!--.*?-->|<[^>]*>)|([^<]+)", re.S | re.I
+)
+_PAIR = re.compile(r"\b([A-Za-z]{3,})(\s+)([A-Za-z]{3,})\b")
 _CANONICAL = re.compile(
     r"<link\b[^>]*\brel=[\"']?canonical[^>]*>"
     r"|<meta\b[^>]*\b(?:name|property|itemprop)=[\"']?[\w:.]*(?:url|identifier)\b[^>]*>",
@@ -54,32 +57,23 @@ def load_pages(html_dir: Path = DEFAULT_HTML_DIR) -> list[str]:
     return [gzip.decompress(p.read_bytes()).decode("utf-8", "replace") for p in paths]
 
 
-def _tag(n: int) -> str:
-    """n in letters (a=0): a suffix that stays part of the word for every tokenizer."""
-    letters = ""
-    n += 1
-    while n:
-        n, rest = divmod(n - 1, 26)
-        letters = chr(97 + rest) + letters
-    return letters
-
-
 def vary(html: str, n: int) -> str:
-    """Article n's variant of a page: ~1/4 of the words in its text blocks tagged with n."""
-    suffix = _tag(n)
+    """Article n's variant of a page: about a third of the adjacent word pairs in its title
+    and body text swapped, chosen by n. The words stay the same (same vocabulary, same extraction
+    work), their order does not (another text hash, another SimHash)."""
 
-    def word(match: re.Match[str]) -> str:
-        w = match.group(0)
-        return w + suffix if (zlib.crc32(w.encode()) + n) % 4 == 0 else w
+    def pair(match: re.Match[str]) -> str:
+        first, space, second = match.groups()
+        if (zlib.crc32(f"{first} {second}".encode()) + n) % 3:
+            return match.group(0)
+        return second + space + first
 
     def segment(match: re.Match[str]) -> str:
-        return match.group(1) or _WORD.sub(word, match.group(2))
+        return match.group(1) or _PAIR.sub(pair, match.group(2))
 
-    def block(match: re.Match[str]) -> str:
-        inner = _TAG_OR_TEXT.sub(segment, match.group(3))
-        return match.group(1) + inner + match.group(4)
-
-    return _TEXT_BLOCK.sub(block, html)
+    head, body = html.split("<body", 1) if "<body" in html else ("", html)
+    title = _TITLE.sub(lambda m: m.group(1) + _PAIR.sub(pair, m.group(2)) + m.group(3), head)
+    return title + ("<body" if head else "") + _MARKUP_OR_TEXT.sub(segment, body)
 
 
 def article_page(pages: list[str], n: int, url: str) -> bytes:
