@@ -137,11 +137,12 @@ def _role(pid: int, argv: str, exclude: set[int]) -> str:
     return "workers"
 
 
-def extract_only(count: int, workers: int = 2) -> float:
+def extract_only(count: int, workers: int = 2) -> tuple[float, float]:
     """Pages/s of newswatch's extraction over in-memory pages in a pool of processes.
 
     Each worker builds the pages itself (outside the timing), so this process never holds
-    them: the pipeline's memory, measured later in this process, is its own."""
+    them: the pipeline's memory, measured later in this process, is its own. Returns
+    (pages/s, CPU ms per page)."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
@@ -149,8 +150,8 @@ def extract_only(count: int, workers: int = 2) -> float:
     with ProcessPoolExecutor(workers, context, initializer=_build, initargs=(count,)) as pool:
         list(pool.map(_settle, range(workers)))  # every worker started, its pages built
         start = time.perf_counter()
-        list(pool.map(_extract, range(count), chunksize=5))
-        return count / (time.perf_counter() - start)
+        cpu = sum(pool.map(_extract, range(count), chunksize=5))
+        return count / (time.perf_counter() - start), 1000 * cpu / count
 
 
 _pages: list[bytes] = []  # in each extract-only worker
@@ -167,21 +168,21 @@ def _settle(_: int) -> None:
     time.sleep(1.0)  # long enough that each worker takes one
 
 
-def _extract(n: int) -> int:
+def _extract(n: int) -> float:
+    """CPU seconds to extract page n."""
     from datetime import UTC, datetime
 
     from extractors.extract import ExtractionError, extract_article
 
-    try:
-        article = extract_article(
+    start = time.process_time()
+    with contextlib.suppress(ExtractionError):
+        extract_article(
             _pages[n],
             url=f"http://127.0.0.1/a/{n}.html",
             source="bench",
             fetched_at=datetime.now(UTC),
         )
-    except ExtractionError:
-        return 0
-    return len(article.text)
+    return time.process_time() - start
 
 
 def start_prefect() -> float:
@@ -271,19 +272,29 @@ def main() -> None:
         workdir = Path(tmp)
         os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect-home"))
         sample = min(args.extract_sample, args.articles)
-        before = extract_only(sample)
+        before, cpu_before = extract_only(sample)
         startup = start_prefect()
         low = pipeline_run(small, args.per_feed, workdir, rss, rerun=False)
         high = pipeline_run(args.articles, args.per_feed, workdir, rss, rerun=True)
-        after = extract_only(sample)
+        after, cpu_after = extract_only(sample)
     rss.stop()
     # The host is shared: the ceiling is measured before and after the runs, and averaged.
     ceiling = (before + after) / 2
+    extract_cpu_ms = (cpu_before + cpu_after) / 2
 
     n = args.articles
     marginal = (n - small) / (high["seconds"] - low["seconds"])
     per_article = {
         stage: round(1000 * high["stage_seconds"].get(stage, 0.0) / n, 2) for stage in STAGES
+    }
+    cpu_per_article = {
+        role: round(
+            1000
+            * (high["cpu_seconds"].get(role, 0) - low["cpu_seconds"].get(role, 0))
+            / (n - small),
+            2,
+        )
+        for role in ("flow", "workers", "api_server", "newsroom")
     }
     per_article["orchestration"] = round(1000 * (high["seconds"] - high["body_seconds"]) / n, 2)
     result = {
@@ -309,15 +320,13 @@ def main() -> None:
             1,
         ),
         "prefect_startup_s": round(startup, 2),
-        "cpu_ms_per_article": {
-            role: round(
-                1000
-                * (high["cpu_seconds"].get(role, 0) - low["cpu_seconds"].get(role, 0))
-                / (n - small),
-                2,
-            )
-            for role in ("flow", "workers", "api_server", "newsroom")
-        },
+        "cpu_ms_per_article": cpu_per_article,
+        "extract_only_cpu_ms_per_page": round(extract_cpu_ms, 2),
+        # Robust to other load on the host: extraction CPU over all the pipeline's CPU.
+        "ratio_cpu_extract_vs_pipeline": round(
+            extract_cpu_ms / sum(cpu_per_article[r] for r in ("flow", "workers", "api_server")),
+            3,
+        ),
         "per_article_ms": per_article,
         "stored": high["totals"]["stored"],
         "page_failures": high["totals"]["page_failures"],

@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as prefect_task_run
+from prefect.utilities.annotations import quote
 
 from alerts.outbox import RetryPolicy, deliver_pending
 from extractors.http import Fetcher, FetchError
@@ -274,7 +275,9 @@ async def _process_links(
             await finish_store()
             storing = (
                 asyncio.create_task(
-                    store_articles(results, db, settings, source_ids, failures, context)
+                    # quote: Prefect would otherwise walk every article's text and features
+                    # looking for futures, milliseconds per article.
+                    store_articles(quote(results), db, settings, source_ids, failures, context)
                 ),
                 len(fetched.jobs) + len(failures),
             )
