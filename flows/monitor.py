@@ -10,7 +10,7 @@ import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -38,6 +38,8 @@ from flows.timings import StageTimer
 from newswatch.config import Settings, SourceConfig, load_settings
 from storage import repo
 from storage.db import Database
+
+T = TypeVar("T")
 
 # Up to this many pages, extraction in the flow's own process beats starting a pool.
 POOL_MIN_PAGES = 12
@@ -94,6 +96,7 @@ async def store_articles(
     source_ids: dict[str, int],
     fetch_failures: Sequence[tuple[str, str, str]] = (),
     context: StoryContext | None = None,
+    term_memory: dict[str, int] | None = None,
 ) -> BatchResult:
     """Deduplicate, classify and store a batch; queue an alert per new matching story.
 
@@ -107,6 +110,7 @@ async def store_articles(
         source_ids,
         fetch_failures=fetch_failures,
         context=context,
+        term_memory=term_memory,
     )
     logger = get_run_logger()
     for error in batch.errors:
@@ -207,6 +211,13 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
         db.dispose()
 
 
+def _opaque(value: T) -> T:
+    """`value`, hidden from Prefect's walk of task parameters (it looks for futures in every
+    list, dict and dataclass: milliseconds per article for a batch of articles). The task
+    receives the value itself."""
+    return cast(T, quote(value))
+
+
 async def _poll_sources(
     sources: Sequence[SourceConfig], fetcher: Fetcher, db: Database, settings: Settings
 ) -> list[SourceOutcome]:
@@ -245,6 +256,7 @@ async def _process_links(
         return {}
     by_name = {o.name: o for o in outcomes}
     context = StoryContext.from_settings(settings)
+    term_memory: dict[str, int] = {}  # document frequencies, read once per run
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     done = 0
     workers = settings.pipeline.extract_workers if len(links) >= POOL_MIN_PAGES else 1
@@ -275,9 +287,15 @@ async def _process_links(
             await finish_store()
             storing = (
                 asyncio.create_task(
-                    # quote: Prefect would otherwise walk every article's text and features
-                    # looking for futures, milliseconds per article.
-                    store_articles(quote(results), db, settings, source_ids, failures, context)
+                    store_articles(
+                        _opaque(results),
+                        db,
+                        settings,
+                        source_ids,
+                        failures,
+                        _opaque(context),
+                        _opaque(term_memory),
+                    )
                 ),
                 len(fetched.jobs) + len(failures),
             )

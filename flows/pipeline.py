@@ -246,6 +246,7 @@ def store_batch(
     *,
     fetch_failures: Sequence[tuple[str, str, str]] = (),
     context: StoryContext | None = None,
+    term_memory: dict[str, int] | None = None,
 ) -> BatchResult:
     """Dedup, classify and store a batch of articles; count per source.
 
@@ -253,6 +254,8 @@ def store_batch(
     If it fails, the batch is stored again one article per transaction, so an article that
     cannot be stored costs only itself. `fetch_failures` are (source, link, reason) of pages
     that could not be fetched: their links are recorded as failed, to be retried later.
+    `term_memory`, given the same dict for each batch of a run, keeps document frequencies
+    read (or written) by earlier batches, so common terms are read once per run.
     """
     context = context or StoryContext.from_settings(settings)
     # Oldest first, so that of two copies of a story the first published is the original.
@@ -260,7 +263,7 @@ def store_batch(
     seconds: dict[str, float] = defaultdict(float)
     try:
         with db.session() as session:
-            terms = repo.TermCache(session)
+            terms = repo.TermCache(session, term_memory)
             counts: dict[str, Counter[str]] = defaultdict(Counter)
             links: list[repo.LinkRecord] = []
             for result in ordered:
@@ -275,6 +278,8 @@ def store_batch(
         seconds["store"] += time.perf_counter() - start  # the flush and the commit
         return BatchResult({n: dict(c) for n, c in counts.items()}, [], dict(seconds))
     except SQLAlchemyError:
+        if term_memory is not None:
+            term_memory.clear()  # it may hold counts of the transaction rolled back
         return _store_one_by_one(ordered, db, context, source_ids, fetch_failures)
 
 

@@ -282,12 +282,14 @@ class TermCache:
 
     Reads see the database as first read plus this transaction's own counts; another run
     counting at the same time is seen by the next transaction (the statistics are weights,
-    a few documents off changes nothing).
+    a few documents off changes nothing). `known` (df as read or written, by term) may be
+    carried from one committed transaction to the next of the same run, so common terms are
+    read once per run; the caller must drop it when a transaction is rolled back.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known: dict[str, int] | None = None) -> None:
         self.session = session
-        self._known: dict[str, int] = {}  # df in the database, as read
+        self._known: dict[str, int] = {} if known is None else known  # df in the database
         self._pending: dict[str, int] = {}  # documents counted here, not yet written
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:

@@ -170,6 +170,23 @@ def test_term_cache_counts_before_and_after_flush(db: Database) -> None:
     assert stored["tariff"] == 2 and stored["chips"] == 2 and stored["steel"] == 1
 
 
+def test_term_memory_carries_over_committed_transactions(db: Database) -> None:
+    memory: dict[str, int] = {}
+    with db.session() as session:
+        cache = repo.TermCache(session, memory)
+        cache.frequencies(["tariff"])
+        cache.count(["tariff"])
+        cache.flush()
+    assert memory["tariff"] == 1
+    with db.session() as session:
+        cache = repo.TermCache(session, memory)
+        assert cache.frequencies(["tariff"]) == (1, {"tariff": 1})
+        cache.count(["tariff"])
+        cache.flush()
+    with db.session() as session:
+        assert repo.term_frequencies(session, ["tariff"]) == (2, {"tariff": 2})
+
+
 def test_record_links_inserts_and_counts_attempts(db: Database) -> None:
     with db.session() as session:
         source_id = repo.sync_source(session, "room", "rss", f"{BASE}/feed.xml", True).id
