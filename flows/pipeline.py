@@ -462,15 +462,14 @@ def _place(
 
     terms.count(features.vocabulary())
     repo.index_article_terms(session, row.id, key_terms, seen_at)
-    stats = _stats_with_candidates(terms, features, candidates)
+    parsed = [(c, EventFeatures.from_json(c.features)) for c in candidates]  # parsed once
+    stats = _stats_with_candidates(terms, features, [f for _, f in parsed])
     joined = same_event_story(
         text_vector(features, stats),
         seen_at,
         (
-            EventCandidate(
-                c.story_id, c.seen_at, text_vector(EventFeatures.from_json(c.features), stats)
-            )
-            for c in candidates
+            EventCandidate(c.story_id, c.seen_at, text_vector(f, stats))
+            for c, f in parsed
             if c.story_id is not None and c.features
         ),
     )
@@ -522,13 +521,13 @@ def _near_duplicate(
 
 
 def _stats_with_candidates(
-    terms: repo.TermCache, features: EventFeatures, candidates: Sequence[repo.EventCandidateRow]
+    terms: repo.TermCache, features: EventFeatures, candidates: Sequence[EventFeatures]
 ) -> FrequencyTable:
     """Frequencies (now counting the new article) of its terms and its candidates' terms,
     so every vector compared is weighted by the same statistics."""
     vocabulary = features.vocabulary()
     for candidate in candidates:
-        vocabulary.update(EventFeatures.from_json(candidate.features).vocabulary())
+        vocabulary.update(candidate.vocabulary())
     documents, known = terms.frequencies(vocabulary)
     return FrequencyTable(documents, known)
 
