@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
 
 from newswatch.models import Article as ArticleData
@@ -400,18 +400,21 @@ def storyline_candidates(
 ) -> list[StorylineCandidateRow]:
     """For each key term, the storylines that used it most recently: a bounded set, found by
     one index range per term however old or large the store is."""
-    ids: dict[int, None] = {}
-    for term in dict.fromkeys(terms):
-        ids.update(
-            dict.fromkeys(
-                session.scalars(
-                    select(StorylineTerm.storyline_id)
-                    .where(StorylineTerm.term == term)
-                    .order_by(StorylineTerm.seen_at.desc())
-                    .limit(per_term)
-                )
-            )
-        )
+    # One statement: a UNION ALL of the per-term index ranges (one round trip, not one per
+    # term; each part still reads at most `per_term` postings).
+    parts = [
+        select(StorylineTerm.storyline_id)
+        .where(StorylineTerm.term == term)
+        .order_by(StorylineTerm.seen_at.desc())
+        .limit(per_term)
+        .subquery()
+        for term in dict.fromkeys(terms)
+    ]
+    if not parts:
+        return []
+    ids = dict.fromkeys(
+        session.scalars(union_all(*(select(part.c.storyline_id) for part in parts)))
+    )
     if not ids:
         return []
     rows = session.execute(
