@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import bindparam, func, or_, select, union_all, update
+from sqlalchemy import Table, bindparam, func, or_, select, union_all, update
+from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session, selectinload
 
 from newswatch.models import Article as ArticleData
@@ -385,7 +386,10 @@ def event_candidates(
 def index_article_terms(
     session: Session, article_id: int, terms: Iterable[str], seen_at: datetime
 ) -> None:
-    session.add_all(ArticleTerm(term=t, article_id=article_id, seen_at=seen_at) for t in terms)
+    rows = [{"term": t, "article_id": article_id, "seen_at": seen_at} for t in terms]
+    if rows:
+        # Core executemany: as ORM objects, each row cost a unit-of-work entry at the flush.
+        session.execute(core_insert(cast(Table, ArticleTerm.__table__)), rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,12 +449,17 @@ def index_storyline_terms(
             )
         )
     }
+    new: list[dict[str, Any]] = []
     for term in terms:
         row = existing.get(term)
         if row is None:
-            session.add(StorylineTerm(term=term, storyline_id=storyline_id, seen_at=seen_at))
+            new.append({"term": term, "storyline_id": storyline_id, "seen_at": seen_at})
         elif row.seen_at < seen_at:
             row.seen_at = seen_at
+    if new:
+        session.execute(
+            core_insert(cast(Table, StorylineTerm.__table__)), new
+        )  # Core executemany, as above
 
 
 # --- storing an article in its story -------------------------------------------------------
