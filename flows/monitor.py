@@ -7,6 +7,7 @@ tens of milliseconds, so nothing here runs a task per article.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -275,31 +276,38 @@ async def _process_links(
         done += size
         await progress(done, len(links))
 
-    async with ExtractPool(workers, settings.watches) as pool:
-        async for fetched in PageStream(fetcher, links, batch_size=BATCH_SIZE):
-            timer.add("fetch", fetched.seconds)
-            failures = [(link.source, link.url, reason) for link, reason in fetched.failures]
-            for link, reason in fetched.failures:
-                by_name[link.source].fetch_failures.append((link.url, reason))
-            for job in fetched.jobs:
-                by_name[job.source].fetched += 1
-            results = await pool.extract(fetched.jobs) if fetched.jobs else []
+    try:
+        async with ExtractPool(workers, settings.watches) as pool:
+            async for fetched in PageStream(fetcher, links, batch_size=BATCH_SIZE):
+                timer.add("fetch", fetched.seconds)
+                failures = [(link.source, link.url, reason) for link, reason in fetched.failures]
+                for link, reason in fetched.failures:
+                    by_name[link.source].fetch_failures.append((link.url, reason))
+                for job in fetched.jobs:
+                    by_name[job.source].fetched += 1
+                results = await pool.extract(fetched.jobs) if fetched.jobs else []
+                await finish_store()
+                storing = (
+                    asyncio.create_task(
+                        store_articles(
+                            _opaque(results),
+                            db,
+                            settings,
+                            source_ids,
+                            failures,
+                            _opaque(context),
+                            _opaque(term_memory),
+                        )
+                    ),
+                    len(fetched.jobs) + len(failures),
+                )
             await finish_store()
-            storing = (
-                asyncio.create_task(
-                    store_articles(
-                        _opaque(results),
-                        db,
-                        settings,
-                        source_ids,
-                        failures,
-                        _opaque(context),
-                        _opaque(term_memory),
-                    )
-                ),
-                len(fetched.jobs) + len(failures),
-            )
-        await finish_store()
-        if pool.fallback_reason:
-            get_run_logger().warning(pool.fallback_reason)
+            if pool.fallback_reason:
+                get_run_logger().warning(pool.fallback_reason)
+    finally:
+        if storing is not None:
+            # An error left a batch being stored in a thread: let its transaction end before
+            # the database is disposed of. The error itself is the one to report.
+            with contextlib.suppress(Exception):
+                await storing[0]
     return {name: dict(c) for name, c in counts.items()}
