@@ -8,8 +8,8 @@ source, 19 articles) with a fresh SQLite database each time, extraction in-proce
 
 - prefect: the real `monitor` flow (tasks per source and per batch, artifacts, logs to the
   API), against Prefect's ephemeral API started once beforehand (its start is not counted);
-- plain: the same pipeline functions (`discover`, extraction, `store_batch`, record_poll,
-  `deliver_pending`) called in the same order without Prefect.
+- plain: the same pipeline functions (`discover`, `process_links` with `store_batch` as its
+  store step, record_poll, `deliver_pending`) called in the same order without Prefect.
 
 CPU is this process's (client) plus, for Prefect, the local API server's (a child process,
 read from /proc), so the cost of recording task runs and artifacts is counted. The figures
@@ -44,8 +44,19 @@ configure_prefect_defaults()
 from alerts.outbox import RetryPolicy, deliver_pending  # noqa: E402
 from extractors.http import Fetcher  # noqa: E402
 from flows.backoff import due_sources, failure_backoff  # noqa: E402
-from flows.monitor import _extract_one, monitor  # noqa: E402
-from flows.pipeline import RunSummary, SourceOutcome, discover, fetch_policy, store_batch  # noqa: E402
+from flows.jobs import ExtractResult  # noqa: E402
+from flows.monitor import monitor  # noqa: E402
+from flows.pipeline import (  # noqa: E402
+    BatchResult,
+    RunSummary,
+    SourceOutcome,
+    StoryContext,
+    discover,
+    fetch_policy,
+    store_batch,
+)
+from flows.process_links import FetchFailure, process_links  # noqa: E402
+from flows.timings import StageTimer  # noqa: E402
 from newswatch.config import load_settings  # noqa: E402
 from newswatch.newsroom import Newsroom  # noqa: E402
 from storage import repo  # noqa: E402
@@ -90,13 +101,35 @@ async def plain_monitor(config_path: str) -> dict[str, Any]:
         summary = RunSummary(started_at=datetime.now(UTC))
         sources, waiting = due_sources(db, sources, summary.started_at)
         claimed: set[str] = set()
+
+        async def store(
+            results: list[ExtractResult],
+            failures: list[FetchFailure],
+            context: StoryContext,
+            term_memory: dict[str, int],
+        ) -> BatchResult:
+            return await asyncio.to_thread(
+                store_batch,
+                results,
+                db,
+                settings,
+                ids,
+                fetch_failures=failures,
+                context=context,
+                term_memory=term_memory,
+            )
+
+        async def no_progress(done: int, total: int) -> None:
+            pass
+
         async with Fetcher(fetch_policy(settings.http)) as fetcher:
             outcomes: list[SourceOutcome] = list(waiting)
             outcomes += await asyncio.gather(
                 *(discover(s, fetcher, db, settings, claimed) for s in sources)
             )
-        results = [_extract_one(job) for outcome in outcomes for job in outcome.jobs]
-        per_source = store_batch(results, db, settings, ids).per_source if results else {}
+            per_source = await process_links(
+                outcomes, fetcher, settings, store, StageTimer(), no_progress, print
+            )
         now = datetime.now(UTC)
         with db.session() as session:
             for outcome in outcomes:

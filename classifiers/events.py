@@ -221,21 +221,22 @@ Vector = dict[str, float]
 def weighted_vector(
     counts: Mapping[str, int], entities: frozenset[str], stats: TermStats
 ) -> Vector:
-    """Unit-length vector: (1 + log tf) * idf, entity-like terms boosted."""
-    vector = {
-        term: (1.0 + math.log(n)) * idf(stats, term) * _boost(term, entities, stats)
-        for term, n in counts.items()
-        if n > 0
-    }
+    """Unit-length vector: (1 + log tf) * idf, entity-like terms boosted unless they are
+    common (in more than ENTITY_MAX_SHARE of documents). `idf` is inlined here: the pipeline
+    weighs thousands of terms per article."""
+    total = stats.documents + IDF_PRIOR_DOCUMENTS
+    boost_cap = ENTITY_MAX_SHARE * total
+    df, log = stats.df, math.log
+    vector: Vector = {}
+    for term, n in counts.items():
+        if n <= 0:
+            continue
+        frequency = df(term)
+        weight = (1.0 + log(n)) * log(total / (frequency + 1))
+        if term in entities and not frequency > boost_cap:
+            weight *= ENTITY_BOOST
+        vector[term] = weight
     return normalised(vector)
-
-
-def _boost(term: str, entities: frozenset[str], stats: TermStats) -> float:
-    if term not in entities:
-        return 1.0
-    if stats.df(term) > ENTITY_MAX_SHARE * (stats.documents + IDF_PRIOR_DOCUMENTS):
-        return 1.0
-    return ENTITY_BOOST
 
 
 def normalised(vector: Mapping[str, float]) -> Vector:

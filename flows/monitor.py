@@ -8,41 +8,39 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
-from multiprocessing import get_context
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as prefect_task_run
+from prefect.utilities.annotations import quote
 
 from alerts.outbox import RetryPolicy, deliver_pending
-from extractors.extract import ExtractionError, extract_article
 from extractors.http import Fetcher, FetchError
 from extractors.links import LinkDiscoveryError
 from flows.artifacts import RunProgress, publish_run_artifacts
 from flows.backoff import due_sources, failure_backoff
 from flows.failures import fails_clearly
+from flows.jobs import ExtractResult
 from flows.pipeline import (
-    ExtractResult,
-    PageJob,
+    BatchResult,
     RunSummary,
     SourceOutcome,
+    StoryContext,
     discover,
     fetch_policy,
     store_batch,
 )
+from flows.process_links import FetchFailure, StoreBatch, process_links
 from flows.run_names import run_namer
 from flows.secrets import resolve_channel_secrets
+from flows.timings import StageTimer
 from newswatch.config import Settings, SourceConfig, load_settings
 from storage import repo
 from storage.db import Database
 
-# Up to this many pages, extraction in the flow's own process beats starting a pool.
-POOL_MIN_PAGES = 12
-
+T = TypeVar("T")
 
 # The fetcher already retries each request with backoff; one more try of the whole poll,
 # later, covers an outage of a minute or two without hammering a failing site.
@@ -87,52 +85,34 @@ async def poll_source(
         return SourceOutcome.from_error(source.name, exc)
 
 
-@task(name="extract-batch", cache_policy=NO_CACHE, persist_result=False)
-async def extract_batch(jobs: Sequence[PageJob], workers: int) -> list[ExtractResult]:
-    """Main text and metadata of every page; CPU-bound, so spread over processes."""
-    if len(jobs) < POOL_MIN_PAGES or workers < 2:
-        return [_extract_one(job) for job in jobs]
-    loop = asyncio.get_running_loop()
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            return list(
-                await asyncio.gather(
-                    *(loop.run_in_executor(pool, _extract_one, job) for job in jobs)
-                )
-            )
-    except (BrokenProcessPool, RuntimeError) as exc:
-        # Spawned workers re-import the caller's main module; a script without a
-        # `__main__` guard cannot start them. Slower in one process beats no run at all.
-        get_run_logger().warning("extraction pool unavailable (%s); extracting in-process", exc)
-        return [_extract_one(job) for job in jobs]
-
-
-def _extract_one(job: PageJob) -> ExtractResult:
-    try:
-        article = extract_article(
-            job.page.content,
-            url=job.page.url,
-            source=job.source,
-            fetched_at=job.fetched_at,
-            content_type=job.page.content_type,
-        )
-    except ExtractionError as exc:
-        return ExtractResult(job=job, article=None, error=str(exc))
-    except Exception as exc:  # one malformed page must not cost the batch its other pages
-        return ExtractResult(job=job, article=None, error=f"extraction failed: {exc!r}")
-    return ExtractResult(job=job, article=article, error=None)
-
-
 @task(name="store-batch", cache_policy=NO_CACHE, persist_result=False)
-def store_articles(
-    results: Sequence[ExtractResult], db: Database, settings: Settings, source_ids: dict[str, int]
-) -> dict[str, dict[str, int]]:
-    """Deduplicate, classify and store; queue an alert per new matching story."""
-    batch = store_batch(results, db, settings, source_ids)
+async def store_articles(
+    results: Sequence[ExtractResult],
+    db: Database,
+    settings: Settings,
+    source_ids: dict[str, int],
+    fetch_failures: Sequence[tuple[str, str, str]] = (),
+    context: StoryContext | None = None,
+    term_memory: dict[str, int] | None = None,
+) -> BatchResult:
+    """Deduplicate, classify and store a batch; queue an alert per new matching story.
+
+    The database work runs in a thread, so the flow's event loop keeps fetching the next
+    pages meanwhile (and the extraction workers keep extracting)."""
+    batch = await asyncio.to_thread(
+        store_batch,
+        results,
+        db,
+        settings,
+        source_ids,
+        fetch_failures=fetch_failures,
+        context=context,
+        term_memory=term_memory,
+    )
     logger = get_run_logger()
     for error in batch.errors:
         logger.error("could not store %s", error)
-    return batch.per_source
+    return batch
 
 
 @task(name="deliver-alerts", cache_policy=NO_CACHE, persist_result=False)
@@ -163,6 +143,7 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
     await progress.start()
     settings = load_settings(config_path)
     db = Database(settings.database_url)
+    timer = StageTimer()
     try:
         db.create_all()
         logger.info("database: %s", db.display_url)
@@ -175,27 +156,18 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
         summary = RunSummary(started_at=datetime.now(UTC))
         sources, waiting = due_sources(db, sources, summary.started_at, force=force)
 
-        claimed: set[str] = set()  # links being fetched in this run, shared by the polls
-        poll = poll_source.with_options(retry_delay_seconds=settings.pipeline.poll_retry_delay_s)
         async with Fetcher(fetch_policy(settings.http)) as fetcher:
-            polled = await asyncio.gather(
-                *(poll(s, fetcher, db, settings, claimed) for s in sources),
-                return_exceptions=True,
+            with timer.time("poll"):
+                outcomes = list(waiting) + await _poll_sources(sources, fetcher, db, settings)
+            per_source = await process_links(
+                outcomes,
+                fetcher,
+                settings,
+                _store_task(db, settings, source_ids),
+                timer,
+                progress.update,
+                logger.warning,
             )
-        outcomes: list[SourceOutcome] = list(waiting)  # reported, not polled
-        for source, result in zip(sources, polled, strict=True):
-            if isinstance(result, BaseException):
-                # A bug met on one source's content must not cost the other sources their run;
-                # Prefect has logged its traceback with the failed task.
-                if not isinstance(result, Exception):
-                    raise result
-                result = SourceOutcome.from_error(source.name, result)
-            outcomes.append(result)
-
-        jobs = [job for outcome in outcomes for job in outcome.jobs]
-        results = await extract_batch(jobs, settings.pipeline.extract_workers) if jobs else []
-        per_source = store_articles(results, db, settings, source_ids) if results else {}
-        await progress.update(len(results), len(jobs))
 
         now = datetime.now(UTC)
         with db.session() as session:
@@ -218,10 +190,63 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
             summary.add_source(outcome, per_source.get(outcome.name, {}))
             logger.log(30 if outcome.status == "failed" else 20, summary.source_line(outcome.name))
 
-        summary.deliveries = deliver_alerts(db, settings)
+        with timer.time("alert"):
+            summary.deliveries = deliver_alerts(db, settings)
         summary.finished_at = datetime.now(UTC)
+        summary.stage_seconds = timer.as_dict()
         logger.info(summary.totals_line())
         await publish_run_artifacts(summary, db, settings, progress)
         return summary.as_dict()
     finally:
         db.dispose()
+
+
+def _store_task(db: Database, settings: Settings, source_ids: dict[str, int]) -> StoreBatch:
+    """`process_links`'s store step as a Prefect task run per batch."""
+
+    async def store(
+        results: list[ExtractResult],
+        failures: list[FetchFailure],
+        context: StoryContext,
+        term_memory: dict[str, int],
+    ) -> BatchResult:
+        return await store_articles(
+            _opaque(results),
+            db,
+            settings,
+            source_ids,
+            failures,
+            _opaque(context),
+            _opaque(term_memory),
+        )
+
+    return store
+
+
+def _opaque(value: T) -> T:
+    """`value`, hidden from Prefect's walk of task parameters (it looks for futures in every
+    list, dict and dataclass: milliseconds per article for a batch of articles). The task
+    receives the value itself."""
+    return cast(T, quote(value))
+
+
+async def _poll_sources(
+    sources: Sequence[SourceConfig], fetcher: Fetcher, db: Database, settings: Settings
+) -> list[SourceOutcome]:
+    """One poll task per source, all at once; a source that fails is reported, not raised."""
+    claimed: set[str] = set()  # links found in this run, shared by the polls
+    poll = poll_source.with_options(retry_delay_seconds=settings.pipeline.poll_retry_delay_s)
+    polled = await asyncio.gather(
+        *(poll(s, fetcher, db, settings, claimed) for s in sources),
+        return_exceptions=True,
+    )
+    outcomes: list[SourceOutcome] = []
+    for source, result in zip(sources, polled, strict=True):
+        if isinstance(result, BaseException):
+            # A bug met on one source's content must not cost the other sources their run;
+            # Prefect has logged its traceback with the failed task.
+            if not isinstance(result, Exception):
+                raise result
+            result = SourceOutcome.from_error(source.name, result)
+        outcomes.append(result)
+    return outcomes

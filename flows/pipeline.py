@@ -5,7 +5,7 @@ No Prefect here, so each step runs and tests without an API server.
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -54,6 +54,7 @@ from classifiers.watches import Watch, classify, compile_watch
 from extractors.bodies import accept_for_kind
 from extractors.http import Fetcher, FetchError, FetchPolicy
 from extractors.links import LinkDiscoveryError, discover_links, parse_sitemap
+from flows.jobs import ExtractResult, Prepared, prepare
 from newswatch.config import HttpConfig, Settings, SourceConfig
 from newswatch.models import Article, Link, Match, Page
 from storage import repo
@@ -64,23 +65,6 @@ from storage.models import Story as StoryRow
 # "skipped": still backing off after earlier failures, not polled in this run.
 SourceStatus = Literal["ok", "not_modified", "failed", "skipped"]
 MAX_CHILD_SITEMAPS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class PageJob:
-    """A fetched page waiting for extraction, with the link it was found under."""
-
-    source: str
-    link: str
-    page: Page
-    fetched_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ExtractResult:
-    job: PageJob
-    article: Article | None
-    error: str | None
 
 
 @dataclass(slots=True)
@@ -99,7 +83,8 @@ class SourceOutcome:
     links_found: int = 0
     new_links: int = 0
     fetch_failures: list[tuple[str, str]] = field(default_factory=list)
-    jobs: list[PageJob] = field(default_factory=list)
+    links_to_fetch: list[str] = field(default_factory=list)  # the new links, in order
+    fetched: int = 0
     error_kind: str | None = None
     retry_after: float | None = None  # seconds the server asked for (Retry-After)
     next_poll_at: datetime | None = None
@@ -173,8 +158,8 @@ async def discover(
     settings: Settings,
     claimed: set[str] | None = None,
 ) -> SourceOutcome:
-    """Poll one source; fetch the pages it lists that were never stored, and retry the
-    ones that failed before (even when the listing itself has not changed).
+    """Poll one source: the links it lists that were never stored, and the ones that
+    failed before (even when the listing itself has not changed), in `links_to_fetch`.
 
     `claimed` holds the links other sources of the same run are already fetching, so two
     sources listing one article fetch it once.
@@ -208,20 +193,7 @@ async def discover(
     new = [url for url in unseen if url not in claimed][:cap]
     claimed.update(new)
     outcome.new_links = len(new)
-
-    pages = await asyncio.gather(*(fetcher.get(url) for url in new), return_exceptions=True)
-    now = datetime.now(UTC)
-    for url, page in zip(new, pages, strict=True):
-        if isinstance(page, FetchError):
-            outcome.fetch_failures.append((url, page.reason))
-        elif isinstance(page, BaseException):
-            raise page
-        else:
-            outcome.jobs.append(PageJob(source.name, url, page, now))
-    if outcome.fetch_failures:
-        with db.session() as session:
-            for url, reason in outcome.fetch_failures:
-                repo.record_link(session, url, source_id, outcome="failed", at=now, error=reason)
+    outcome.links_to_fetch = new
     return outcome
 
 
@@ -229,6 +201,7 @@ async def discover(
 class BatchResult:
     per_source: dict[str, dict[str, int]]
     errors: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage
 
 
 async def _links_of(
@@ -266,62 +239,194 @@ class StoryContext:
 
 
 def store_batch(
-    results: Sequence[ExtractResult], db: Database, settings: Settings, source_ids: dict[str, int]
+    results: Sequence[ExtractResult],
+    db: Database,
+    settings: Settings,
+    source_ids: dict[str, int],
+    *,
+    fetch_failures: Sequence[tuple[str, str, str]] = (),
+    context: StoryContext | None = None,
+    term_memory: dict[str, int] | None = None,
 ) -> BatchResult:
-    """Dedup, classify and store each article in its own transaction; count per source."""
-    context = StoryContext.from_settings(settings)
+    """Dedup, classify and store a batch of articles; count per source.
+
+    One transaction for the batch (a commit per article cost more than most of the work).
+    If it fails, the batch is stored again one article per transaction, so an article that
+    cannot be stored costs only itself. `fetch_failures` are (source, link, reason) of pages
+    that could not be fetched: their links are recorded as failed, to be retried later.
+    `term_memory`, given the same dict for each batch of a run, keeps document frequencies
+    read (or written) by earlier batches, so common terms are read once per run.
+    """
+    context = context or StoryContext.from_settings(settings)
+    # Oldest first, so that of two copies of a story the first published is the original.
+    ordered = sorted(results, key=_publication_order)
+    seconds: dict[str, float] = defaultdict(float)
+    try:
+        with db.session() as session:
+            terms = repo.TermCache(session, term_memory)
+            counts: dict[str, Counter[str]] = defaultdict(Counter)
+            links: list[repo.LinkRecord] = []
+            for result in ordered:
+                outcome = _store_one(session, context, result, terms, seconds)
+                counts[result.job.source].update(outcome.counts)
+                links.append(_link_record(result, source_ids, outcome))
+            links += _failed_links(fetch_failures, source_ids)
+            start = time.perf_counter()
+            terms.flush()
+            repo.record_links(session, links)
+            session.flush()
+        seconds["store"] += time.perf_counter() - start  # the flush and the commit
+        return BatchResult({n: dict(c) for n, c in counts.items()}, [], dict(seconds))
+    except SQLAlchemyError:
+        if term_memory is not None:
+            term_memory.clear()  # it may hold counts of the transaction rolled back
+        return _store_one_by_one(ordered, db, context, source_ids, fetch_failures)
+
+
+def _store_one_by_one(
+    ordered: Sequence[ExtractResult],
+    db: Database,
+    context: StoryContext,
+    source_ids: dict[str, int],
+    fetch_failures: Sequence[tuple[str, str, str]],
+) -> BatchResult:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     errors: list[str] = []
-    # Oldest first, so that of two copies of a story the first published is the original.
-    for result in sorted(results, key=_publication_order):
-        job = result.job
-        source_id = source_ids[job.source]
-        now = datetime.now(UTC)
+    seconds: dict[str, float] = defaultdict(float)
+    for source, url, reason in fetch_failures:
+        with db.session() as session:
+            repo.record_links(session, _failed_links([(source, url, reason)], source_ids))
+    for result in ordered:
         try:
             with db.session() as session:
-                if result.article is None:
-                    repo.record_link(
-                        session, job.link, source_id, outcome="failed", at=now, error=result.error
-                    )
-                    counts[job.source]["extract_failed"] += 1
-                    continue
-                placed = store_article(session, context, result.article, now)
-                repo.record_link(
-                    session,
-                    job.link,
-                    source_id,
-                    outcome="duplicate" if placed.duplicate else "stored",
-                    at=now,
-                    article_id=placed.article_id,
-                )
+                terms = repo.TermCache(session)
+                outcome = _store_one(session, context, result, terms, seconds)
+                terms.flush()
+                repo.record_links(session, [_link_record(result, source_ids, outcome)])
         except SQLAlchemyError as exc:
-            # One article that cannot be stored must not cost the rest of the batch; its link
-            # stays unrecorded, so the next run tries it again.
-            counts[job.source]["store_failed"] += 1
+            # Its link stays unrecorded, so the next run tries it again.
+            counts[result.job.source]["store_failed"] += 1
             errors.append(
-                f"{job.link}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
+                f"{result.job.link}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
             )
             continue
-        counts[job.source].update(placed.counts())
-    return BatchResult({name: dict(c) for name, c in counts.items()}, errors)
+        counts[result.job.source].update(outcome.counts)
+    return BatchResult({n: dict(c) for n, c in counts.items()}, errors, dict(seconds))
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    counts: Counter[str]
+    placement: Placement | None  # None: extraction failed
+
+
+def _store_one(
+    session: Session,
+    context: StoryContext,
+    result: ExtractResult,
+    terms: repo.TermCache,
+    seconds: dict[str, float],
+) -> _Stored:
+    for stage, spent in result.seconds.items():
+        seconds[stage] += spent  # spent in an extraction worker
+    if result.article is None:
+        return _Stored(Counter(extract_failed=1), None)
+    placed = store_article(
+        session,
+        context,
+        result.article,
+        datetime.now(UTC),
+        prepared=result.prepared,
+        terms=terms,
+        seconds=seconds,
+    )
+    return _Stored(placed.counts(), placed)
+
+
+def _link_record(
+    result: ExtractResult, source_ids: dict[str, int], stored: _Stored
+) -> repo.LinkRecord:
+    placed = stored.placement
+    return repo.LinkRecord(
+        url=result.job.link,
+        source_id=source_ids[result.job.source],
+        outcome="failed" if placed is None else "duplicate" if placed.duplicate else "stored",
+        at=datetime.now(UTC),
+        error=result.error if placed is None else None,
+        article_id=placed.article_id if placed else None,
+    )
+
+
+def _failed_links(
+    failures: Sequence[tuple[str, str, str]], source_ids: dict[str, int]
+) -> list[repo.LinkRecord]:
+    now = datetime.now(UTC)
+    return [
+        repo.LinkRecord(url, source_ids[source], "failed", now, reason, None)
+        for source, url, reason in failures
+    ]
 
 
 def store_article(
-    session: Session, context: StoryContext, article: Article, now: datetime
+    session: Session,
+    context: StoryContext,
+    article: Article,
+    now: datetime,
+    *,
+    prepared: Prepared | None = None,
+    terms: repo.TermCache | None = None,
+    seconds: dict[str, float] | None = None,
 ) -> Placement:
     """Store one article in its story (and the story in its storyline), queueing the alert it
-    causes; the one path every article takes, in the flow and in `newswatch eval stories`."""
+    causes; the one path every article takes, in the flow and in `newswatch eval stories`.
+
+    `prepared` (else computed here) is what the text alone gives; `terms` caches document
+    frequencies over a batch (else read for this article alone); `seconds` gathers the time
+    per stage."""
+    clock = _Clock(seconds if seconds is not None else defaultdict(float))
     stored = repo.stored_text(session, article.canonical_url)
     if stored is not None:
-        return _refetched(session, context, article, stored, now)
-    return _place(session, context, article, now)
+        placement = _refetched(session, context, article, stored, now)
+        clock.lap("store")
+        return placement
+    prepared = prepared or prepare(article, context.watches)
+    clock.restart()
+    cache = terms or repo.TermCache(session)
+    placement = _place(session, context, article, now, prepared, cache, clock)
+    if terms is None:
+        cache.flush()
+        clock.lap("store")
+    return placement
 
 
-def _place(session: Session, context: StoryContext, article: Article, now: datetime) -> Placement:
-    digest, fingerprint = text_hash(article.text), simhash(article.text)
-    features = extract_features(article.title, article.text)
+class _Clock:
+    """Adds the time since the last lap to a stage."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+        self.last = time.perf_counter()
+
+    def restart(self) -> None:
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
+        self.last = now
+
+
+def _place(
+    session: Session,
+    context: StoryContext,
+    article: Article,
+    now: datetime,
+    prepared: Prepared,
+    terms: repo.TermCache,
+    clock: _Clock,
+) -> Placement:
+    digest, fingerprint, features = prepared.text_hash, prepared.fingerprint, prepared.features
     seen_at = article.published_at or article.fetched_at
-    documents, frequencies = repo.term_frequencies(session, features.vocabulary())
+    documents, frequencies = terms.frequencies(features.vocabulary())
     vector = text_vector(features, FrequencyTable(documents, frequencies))
     key_terms = top_terms(vector, INDEX_TERMS)
     copy_window = timedelta(days=max(context.near_duplicate_days, EVENT_WINDOW_DAYS))
@@ -331,8 +436,9 @@ def _place(session: Session, context: StoryContext, article: Article, now: datet
     original = repo.article_by_text_hash(session, digest) or _near_duplicate(
         fingerprint, candidates
     )
-    matches = [m for m in classify(context.watches, article.title, article.text) if m.matched]
+    matches = list(prepared.matches)
     watches = matched_watches(matches)
+    clock.lap("dedup")
     row = repo.insert_article(
         session,
         article,
@@ -344,23 +450,26 @@ def _place(session: Session, context: StoryContext, article: Article, now: datet
         event_at=seen_at,
         now=now,
     )
+    clock.lap("store")
     if original is not None and original.story_id is not None:
         # A copy joins its original's story, and counts for nothing else: not in the term
         # statistics, the indexes or the storyline's centroid.
         story = repo.add_to_story(session, row, original.story_id, watches=watches, seen_at=seen_at)
-        return _finish(session, context, row.id, story, matches, now, is_copy=True, new=False)
+        clock.lap("dedup")
+        placement = _finish(session, context, row.id, story, matches, now, is_copy=True, new=False)
+        clock.lap("alert")
+        return placement
 
-    repo.count_document(session, features.vocabulary())
+    terms.count(features.vocabulary())
     repo.index_article_terms(session, row.id, key_terms, seen_at)
-    stats = _stats_with_candidates(session, features, candidates)
+    parsed = [(c, EventFeatures.from_json(c.features)) for c in candidates]  # parsed once
+    stats = _stats_with_candidates(terms, features, [f for _, f in parsed])
     joined = same_event_story(
         text_vector(features, stats),
         seen_at,
         (
-            EventCandidate(
-                c.story_id, c.seen_at, text_vector(EventFeatures.from_json(c.features), stats)
-            )
-            for c in candidates
+            EventCandidate(c.story_id, c.seen_at, text_vector(f, stats))
+            for c, f in parsed
             if c.story_id is not None and c.features
         ),
     )
@@ -390,7 +499,10 @@ def _place(session: Session, context: StoryContext, article: Article, now: datet
     )
     if story.storyline_id is not None:
         repo.index_storyline_terms(session, story.storyline_id, line_terms, seen_at)
-    return _finish(session, context, row.id, story, matches, now, is_copy=False, new=new)
+    clock.lap("dedup")
+    placement = _finish(session, context, row.id, story, matches, now, is_copy=False, new=new)
+    clock.lap("alert")
+    return placement
 
 
 def _near_duplicate(
@@ -409,14 +521,14 @@ def _near_duplicate(
 
 
 def _stats_with_candidates(
-    session: Session, features: EventFeatures, candidates: Sequence[repo.EventCandidateRow]
+    terms: repo.TermCache, features: EventFeatures, candidates: Sequence[EventFeatures]
 ) -> FrequencyTable:
     """Frequencies (now counting the new article) of its terms and its candidates' terms,
     so every vector compared is weighted by the same statistics."""
     vocabulary = features.vocabulary()
     for candidate in candidates:
-        vocabulary.update(EventFeatures.from_json(candidate.features).vocabulary())
-    documents, known = repo.term_frequencies(session, vocabulary)
+        vocabulary.update(candidate.vocabulary())
+    documents, known = terms.frequencies(vocabulary)
     return FrequencyTable(documents, known)
 
 
@@ -565,6 +677,7 @@ class RunSummary:
     finished_at: datetime | None = None
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # busy time per stage
 
     def add_source(self, outcome: SourceOutcome, stored: dict[str, int]) -> None:
         failures = len(outcome.fetch_failures) + stored.get("extract_failed", 0)
@@ -573,7 +686,7 @@ class RunSummary:
             "error": outcome.error,
             "links": outcome.links_found,
             "new_links": outcome.new_links,
-            "fetched": len(outcome.jobs),
+            "fetched": outcome.fetched,
             "page_failures": failures + stored.get("store_failed", 0),
             "stored": stored.get("stored", 0),
             "duplicates": stored.get("duplicates", 0),
@@ -643,6 +756,7 @@ class RunSummary:
             "sources": self.sources,
             "totals": self.totals(),
             "deliveries": self.deliveries,
+            "stage_seconds": self.stage_seconds,
         }
 
 

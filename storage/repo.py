@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, union_all, update
+from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session, selectinload
 
 from newswatch.models import Article as ArticleData
@@ -165,6 +166,42 @@ def record_link(
     session.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """One attempt at a link, for `record_links`."""
+
+    url: str
+    source_id: int
+    outcome: Literal["stored", "duplicate", "failed", "skipped"]
+    at: datetime
+    error: str | None
+    article_id: int | None
+
+
+def record_links(session: Session, records: Sequence[LinkRecord]) -> None:
+    """`record_link` for many links: one query for the rows that exist, one flush."""
+    existing: dict[str, Link] = {}
+    urls = list(dict.fromkeys(r.url for r in records))
+    for chunk in _chunks(urls, 500):
+        existing.update(
+            (link.url, link) for link in session.scalars(select(Link).where(Link.url.in_(chunk)))
+        )
+    for record in records:
+        link = existing.get(record.url)
+        if link is None:
+            link = Link(
+                url=record.url, source_id=record.source_id, first_seen_at=record.at, attempts=0
+            )
+            session.add(link)
+            existing[record.url] = link
+        link.attempts += 1
+        link.last_attempt_at = record.at
+        link.outcome = record.outcome
+        link.error = record.error
+        link.article_id = record.article_id
+    session.flush()
+
+
 # --- articles, matches, stories, alerts ----------------------------------------------------
 
 
@@ -240,6 +277,62 @@ def count_document(session: Session, terms: Iterable[str]) -> None:
         )
 
 
+class TermCache:
+    """Document frequencies over one transaction: each term read once, the new documents'
+    counts kept here and written by `flush` in one statement.
+
+    Reads see the database as first read plus this transaction's own counts; another run
+    counting at the same time is seen by the next transaction (the statistics are weights,
+    a few documents off changes nothing). `known` (df as read or written, by term) may be
+    carried from one committed transaction to the next of the same run, so common terms are
+    read once per run; the caller must drop it when a transaction is rolled back.
+    """
+
+    def __init__(self, session: Session, known: dict[str, int] | None = None) -> None:
+        self.session = session
+        self._known: dict[str, int] = {} if known is None else known  # df in the database
+        self._pending: dict[str, int] = {}  # documents counted here, not yet written
+
+    def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """(number of documents counted, document frequency of each of the terms known)."""
+        wanted = set(terms) | {DOCUMENTS_TERM}
+        missing = wanted.difference(self._known)
+        if missing:
+            documents, found = term_frequencies(self.session, missing)
+            found[DOCUMENTS_TERM] = documents
+            for term in missing:
+                self._known[term] = found.get(term, 0)
+        pending = self._pending
+        counts = {t: self._known[t] + pending.get(t, 0) for t in wanted}
+        documents = counts.pop(DOCUMENTS_TERM)
+        return documents, {t: df for t, df in counts.items() if df}
+
+    def count(self, terms: Iterable[str]) -> None:
+        """Add one document with these (distinct) terms."""
+        pending = self._pending
+        for term in set(terms) | {DOCUMENTS_TERM}:
+            pending[term] = pending.get(term, 0) + 1
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows = [{"term": t, "df": n} for t, n in sorted(self._pending.items())]
+        insert: Any
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(TermStat).values(term=bindparam("term"), df=bindparam("df"))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[TermStat.term], set_={"df": TermStat.df + stmt.excluded.df}
+        )
+        # Core executemany: one compiled statement, not one multi-VALUES shape per call.
+        self.session.connection().execute(stmt, rows)
+        for term, n in self._pending.items():
+            self._known[term] = self._known.get(term, 0) + n
+        self._pending.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class EventCandidateRow:
     """An earlier original that shares key terms with a new article."""
@@ -293,7 +386,10 @@ def event_candidates(
 def index_article_terms(
     session: Session, article_id: int, terms: Iterable[str], seen_at: datetime
 ) -> None:
-    session.add_all(ArticleTerm(term=t, article_id=article_id, seen_at=seen_at) for t in terms)
+    rows = [{"term": t, "article_id": article_id, "seen_at": seen_at} for t in terms]
+    if rows:
+        # Core executemany: as ORM objects, each row cost a unit-of-work entry at the flush.
+        session.execute(core_insert(cast(Table, ArticleTerm.__table__)), rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,18 +404,21 @@ def storyline_candidates(
 ) -> list[StorylineCandidateRow]:
     """For each key term, the storylines that used it most recently: a bounded set, found by
     one index range per term however old or large the store is."""
-    ids: dict[int, None] = {}
-    for term in dict.fromkeys(terms):
-        ids.update(
-            dict.fromkeys(
-                session.scalars(
-                    select(StorylineTerm.storyline_id)
-                    .where(StorylineTerm.term == term)
-                    .order_by(StorylineTerm.seen_at.desc())
-                    .limit(per_term)
-                )
-            )
-        )
+    # One statement: a UNION ALL of the per-term index ranges (one round trip, not one per
+    # term; each part still reads at most `per_term` postings).
+    parts = [
+        select(StorylineTerm.storyline_id)
+        .where(StorylineTerm.term == term)
+        .order_by(StorylineTerm.seen_at.desc())
+        .limit(per_term)
+        .subquery()
+        for term in dict.fromkeys(terms)
+    ]
+    if not parts:
+        return []
+    ids = dict.fromkeys(
+        session.scalars(union_all(*(select(part.c.storyline_id) for part in parts)))
+    )
     if not ids:
         return []
     rows = session.execute(
@@ -350,12 +449,17 @@ def index_storyline_terms(
             )
         )
     }
+    new: list[dict[str, Any]] = []
     for term in terms:
         row = existing.get(term)
         if row is None:
-            session.add(StorylineTerm(term=term, storyline_id=storyline_id, seen_at=seen_at))
+            new.append({"term": term, "storyline_id": storyline_id, "seen_at": seen_at})
         elif row.seen_at < seen_at:
             row.seen_at = seen_at
+    if new:
+        session.execute(
+            core_insert(cast(Table, StorylineTerm.__table__)), new
+        )  # Core executemany, as above
 
 
 # --- storing an article in its story -------------------------------------------------------

@@ -146,7 +146,7 @@ def test_due_sources_skips_those_backing_off_unless_forced(db: Database) -> None
     (skipped,) = waiting
     assert (skipped.name, skipped.status, skipped.error_kind) == ("failing", "skipped", "timeout")
     assert skipped.next_poll_at == NOW + timedelta(minutes=15)
-    assert skipped.consecutive_failures == 1 and skipped.jobs == []
+    assert skipped.consecutive_failures == 1 and skipped.links_to_fetch == []
 
     due, waiting = due_sources(db, sources, NOW + timedelta(minutes=5), force=True)
     assert len(due) == 3 and waiting == []

@@ -1,0 +1,204 @@
+"""The monitor flow's streaming parts: PageStream batches, the extraction pool, the batch
+store's term-frequency cache and bulk link records."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import cast
+
+import pytest
+from sqlalchemy import select
+
+from extractors.http import Fetcher, FetchError
+from flows.extract_worker import ExtractPool
+from flows.jobs import ExtractResult, PageJob
+from flows.stream import FetchedBatch, LinkJob, PageStream
+from newswatch.config import load_settings
+from newswatch.models import Page
+from newswatch.newsroom import load_sample_articles
+from newswatch.newsroom.pages import render_article_page
+from storage import repo
+from storage.db import Database
+from storage.models import Link, TermStat
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+BASE = "http://127.0.0.1:8000"
+
+
+class FakeFetcher:
+    """Answers every URL with a small page, except those containing "broken"."""
+
+    def __init__(self) -> None:
+        self.requested: list[str] = []
+
+    async def get(self, url: str) -> Page:
+        self.requested.append(url)
+        await asyncio.sleep(0)
+        if "broken" in url:
+            raise FetchError(url, "HTTP 404", "http_status", status=404)
+        return Page(url=url, final_url=url, status=200, content=b"<html>" + url.encode())
+
+
+def _links(count: int) -> list[LinkJob]:
+    return [LinkJob("room", f"{BASE}/a/{n}") for n in range(count)]
+
+
+async def _collect(stream: PageStream) -> list[FetchedBatch]:
+    return [batch async for batch in stream]
+
+
+def test_links_come_in_batches_in_order() -> None:
+    fetcher = FakeFetcher()
+    stream = PageStream(cast(Fetcher, fetcher), _links(7), batch_size=3)
+    batches = asyncio.run(_collect(stream))
+    assert [len(b.jobs) for b in batches] == [3, 3, 1]
+    assert [j.link for b in batches for j in b.jobs] == [link.url for link in _links(7)]
+    assert all(j.source == "room" for b in batches for j in b.jobs)
+
+
+def test_failed_fetches_are_reported_with_their_reason() -> None:
+    links = [*_links(2), LinkJob("room", f"{BASE}/broken")]
+    [batch] = asyncio.run(_collect(PageStream(cast(Fetcher, FakeFetcher()), links, batch_size=5)))
+    assert len(batch.jobs) == 2
+    assert [(link.url, reason) for link, reason in batch.failures] == [
+        (f"{BASE}/broken", "HTTP 404")
+    ]
+
+
+def test_fetching_runs_at_most_prefetch_batches_ahead() -> None:
+    fetcher = FakeFetcher()
+
+    async def consume_slowly() -> list[int]:
+        ahead: list[int] = []
+        seen = 0
+        async for batch in PageStream(cast(Fetcher, fetcher), _links(20), batch_size=2):
+            seen += len(batch.jobs)
+            await asyncio.sleep(0.01)  # the consumer is the slow stage
+            ahead.append(len(fetcher.requested) - seen)
+        return ahead
+
+    ahead = asyncio.run(consume_slowly())
+    # One batch queued and one being fetched at most: memory bounded by the batch size.
+    assert max(ahead) <= 2 * 2
+
+
+def test_breaking_off_stops_fetching() -> None:
+    fetcher = FakeFetcher()
+
+    async def first_only() -> None:
+        async for _ in PageStream(cast(Fetcher, fetcher), _links(50), batch_size=5):
+            break
+        await asyncio.sleep(0.05)
+
+    asyncio.run(first_only())
+    assert len(fetcher.requested) <= 15
+
+
+def test_empty_stream_and_bad_sizes() -> None:
+    assert asyncio.run(_collect(PageStream(cast(Fetcher, FakeFetcher()), []))) == []
+    with pytest.raises(ValueError):
+        PageStream(cast(Fetcher, FakeFetcher()), [], batch_size=0)
+
+
+def _jobs() -> list[PageJob]:
+    samples = load_sample_articles()[:3]
+    jobs = [
+        PageJob(
+            "room",
+            BASE + a.path,
+            Page(
+                url=BASE + a.path,
+                final_url=BASE + a.path,
+                status=200,
+                content=render_article_page(a, base_url=BASE).encode(),
+                content_type="text/html; charset=utf-8",
+            ),
+            NOW,
+        )
+        for a in samples
+    ]
+    broken = Page(url=f"{BASE}/x", final_url=f"{BASE}/x", status=200, content=b"\x00\x01")
+    return [*jobs, PageJob("room", f"{BASE}/x", broken, NOW)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_extract_pool_prepares_articles_in_order(workers: int) -> None:
+    jobs = _jobs()
+    watches = load_settings(None).watches
+
+    async def run() -> list[ExtractResult]:
+        async with ExtractPool(workers, watches) as pool:
+            return list(await pool.extract(jobs))
+
+    results = asyncio.run(run())
+    assert [r.job.link for r in results] == [j.link for j in jobs]
+    *good, bad = results
+    for result in good:
+        assert result.article is not None and result.prepared is not None
+        assert result.prepared.features.text_terms
+        assert result.seconds["extract"] > 0
+    assert bad.article is None and bad.error
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.create_all()
+    yield database
+    database.dispose()
+
+
+def test_term_cache_counts_before_and_after_flush(db: Database) -> None:
+    with db.session() as session:
+        repo.count_document(session, ["tariff", "steel"])
+    with db.session() as session:
+        cache = repo.TermCache(session)
+        assert cache.frequencies(["tariff", "chips"]) == (1, {"tariff": 1})
+        cache.count(["tariff", "chips"])
+        cache.count(["chips"])
+        # Its own counts are seen before they are written.
+        assert cache.frequencies(["tariff", "chips", "steel"]) == (
+            3,
+            {"tariff": 2, "chips": 2, "steel": 1},
+        )
+        cache.flush()
+        assert cache.frequencies(["chips"]) == (3, {"chips": 2})
+    with db.session() as session:
+        stored = dict(session.execute(select(TermStat.term, TermStat.df)).tuples().all())
+    assert stored["tariff"] == 2 and stored["chips"] == 2 and stored["steel"] == 1
+
+
+def test_term_memory_carries_over_committed_transactions(db: Database) -> None:
+    memory: dict[str, int] = {}
+    with db.session() as session:
+        cache = repo.TermCache(session, memory)
+        cache.frequencies(["tariff"])
+        cache.count(["tariff"])
+        cache.flush()
+    assert memory["tariff"] == 1
+    with db.session() as session:
+        cache = repo.TermCache(session, memory)
+        assert cache.frequencies(["tariff"]) == (1, {"tariff": 1})
+        cache.count(["tariff"])
+        cache.flush()
+    with db.session() as session:
+        assert repo.term_frequencies(session, ["tariff"]) == (2, {"tariff": 2})
+
+
+def test_record_links_inserts_and_counts_attempts(db: Database) -> None:
+    with db.session() as session:
+        source_id = repo.sync_source(session, "room", "rss", f"{BASE}/feed.xml", True).id
+        repo.record_link(session, f"{BASE}/a", source_id, outcome="failed", at=NOW, error="boom")
+    records = [
+        repo.LinkRecord(f"{BASE}/a", source_id, "stored", NOW, None, None),
+        repo.LinkRecord(f"{BASE}/b", source_id, "failed", NOW, "HTTP 404", None),
+    ]
+    with db.session() as session:
+        repo.record_links(session, records)
+    with db.session() as session:
+        links = {link.url: link for link in session.scalars(select(Link))}
+    assert links[f"{BASE}/a"].attempts == 2 and links[f"{BASE}/a"].outcome == "stored"
+    assert links[f"{BASE}/a"].error is None
+    assert links[f"{BASE}/b"].attempts == 1 and links[f"{BASE}/b"].error == "HTTP 404"
