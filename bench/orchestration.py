@@ -43,7 +43,7 @@ configure_prefect_defaults()
 
 from alerts.outbox import RetryPolicy, deliver_pending  # noqa: E402
 from extractors.http import Fetcher  # noqa: E402
-from flows.backoff import due_sources, failure_backoff  # noqa: E402
+from flows.backoff import due_sources, record_outcomes  # noqa: E402
 from flows.jobs import ExtractResult  # noqa: E402
 from flows.monitor import monitor  # noqa: E402
 from flows.pipeline import (  # noqa: E402
@@ -130,20 +130,7 @@ async def plain_monitor(config_path: str) -> dict[str, Any]:
             per_source = await process_links(
                 outcomes, fetcher, settings, store, StageTimer(), no_progress, print
             )
-        now = datetime.now(UTC)
-        with db.session() as session:
-            for outcome in outcomes:
-                repo.record_poll(
-                    session,
-                    outcome.name,
-                    status=outcome.status,
-                    polled_at=now,
-                    error=outcome.error,
-                    error_kind=outcome.error_kind,
-                    etag=outcome.etag,
-                    last_modified=outcome.last_modified,
-                    backoff=failure_backoff(outcome, settings.http),
-                )
+        record_outcomes(db, outcomes, settings.http, datetime.now(UTC))
         for outcome in outcomes:
             summary.add_source(outcome, per_source.get(outcome.name, {}))
         report = deliver_pending(db, settings.channels, RetryPolicy())

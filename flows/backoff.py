@@ -62,3 +62,27 @@ def failure_backoff(
         )
 
     return schedule
+
+
+def record_outcomes(
+    db: Database, outcomes: Sequence[SourceOutcome], http: HttpConfig, now: datetime
+) -> None:
+    """Save each source's poll: status, error, validators and when it may be polled next.
+
+    Called after the run's pages are stored: validators saved earlier would let a crash
+    mid-run make the next run skip the pages they cover.
+    """
+    with db.session() as session:
+        for outcome in outcomes:
+            row = repo.record_poll(
+                session,
+                outcome.name,
+                status=outcome.status,
+                polled_at=now,
+                error=outcome.error,
+                error_kind=outcome.error_kind,
+                etag=outcome.etag,
+                last_modified=outcome.last_modified,
+                backoff=failure_backoff(outcome, http),
+            )
+            outcome.scheduled(row)

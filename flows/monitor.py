@@ -20,7 +20,7 @@ from alerts.outbox import RetryPolicy, deliver_pending
 from extractors.http import Fetcher, FetchError
 from extractors.links import LinkDiscoveryError
 from flows.artifacts import RunProgress, publish_run_artifacts
-from flows.backoff import due_sources, failure_backoff
+from flows.backoff import due_sources, record_outcomes
 from flows.failures import fails_clearly
 from flows.jobs import ExtractResult
 from flows.pipeline import (
@@ -169,23 +169,7 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
                 logger.warning,
             )
 
-        now = datetime.now(UTC)
-        with db.session() as session:
-            for outcome in outcomes:
-                # Validators are saved only now, after the pages they cover are stored, so a
-                # crash mid-run makes the next run poll the source again instead of skipping it.
-                row = repo.record_poll(
-                    session,
-                    outcome.name,
-                    status=outcome.status,
-                    polled_at=now,
-                    error=outcome.error,
-                    error_kind=outcome.error_kind,
-                    etag=outcome.etag,
-                    last_modified=outcome.last_modified,
-                    backoff=failure_backoff(outcome, settings.http),
-                )
-                outcome.scheduled(row)
+        record_outcomes(db, outcomes, settings.http, datetime.now(UTC))
         for outcome in outcomes:
             summary.add_source(outcome, per_source.get(outcome.name, {}))
             logger.log(30 if outcome.status == "failed" else 20, summary.source_line(outcome.name))
