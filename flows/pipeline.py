@@ -475,6 +475,7 @@ def _place(
     )
     lead = lead_vector(features, stats)
     line_terms = top_terms(lead, LINE_INDEX_TERMS)
+    fresh_line = False  # a storyline opened here: the story is alone in it
     if joined is not None:
         story_id, new = joined[0], False
     else:
@@ -488,7 +489,7 @@ def _place(
         story_id = repo.open_story(
             session, article.title, seen_at, storyline[0] if storyline else None
         ).id
-        new = True
+        new, fresh_line = True, storyline is None
     story = repo.add_to_story(
         session,
         row,
@@ -498,9 +499,13 @@ def _place(
         centroid=lambda c: add_to_centroid(c, lead, CENTROID_TERMS),
     )
     if story.storyline_id is not None:
-        repo.index_storyline_terms(session, story.storyline_id, line_terms, seen_at)
+        repo.index_storyline_terms(
+            session, story.storyline_id, line_terms, seen_at, fresh=fresh_line
+        )
     clock.lap("dedup")
-    placement = _finish(session, context, row.id, story, matches, now, is_copy=False, new=new)
+    placement = _finish(
+        session, context, row.id, story, matches, now, is_copy=False, new=new, alone=fresh_line
+    )
     clock.lap("alert")
     return placement
 
@@ -542,10 +547,13 @@ def _finish(
     *,
     is_copy: bool,
     new: bool,
+    alone: bool = False,
 ) -> Placement:
+    """`alone`: the story's storyline was opened for it in this transaction, so it has no
+    earlier stories (no query needed)."""
     earlier = (
         repo.earlier_story_ids(session, story.storyline_id, story.id)
-        if story.storyline_id is not None
+        if story.storyline_id is not None and not alone
         else []
     )
     kind = decide_alert(

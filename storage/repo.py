@@ -435,20 +435,30 @@ def storyline_candidates(
 
 
 def index_storyline_terms(
-    session: Session, storyline_id: int, terms: Iterable[str], seen_at: datetime
+    session: Session,
+    storyline_id: int,
+    terms: Iterable[str],
+    seen_at: datetime,
+    *,
+    fresh: bool = False,
 ) -> None:
-    """Record that the storyline used these terms at seen_at (the latest use is kept)."""
+    """Record that the storyline used these terms at seen_at (the latest use is kept).
+    `fresh`: the storyline was created in this transaction and has no terms yet (no read)."""
     terms = list(dict.fromkeys(terms))
     if not terms:
         return
-    existing = {
-        row.term: row
-        for row in session.scalars(
-            select(StorylineTerm).where(
-                StorylineTerm.storyline_id == storyline_id, StorylineTerm.term.in_(terms)
+    existing = (
+        {}
+        if fresh
+        else {
+            row.term: row
+            for row in session.scalars(
+                select(StorylineTerm).where(
+                    StorylineTerm.storyline_id == storyline_id, StorylineTerm.term.in_(terms)
+                )
             )
-        )
-    }
+        }
+    )
     new: list[dict[str, Any]] = []
     for term in terms:
         row = existing.get(term)
