@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, union_all, update
+from sqlalchemy import Table, TextualSelect, bindparam, func, or_, select, text, update
 from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session, selectinload
 
@@ -406,19 +407,12 @@ def storyline_candidates(
     one index range per term however old or large the store is."""
     # One statement: a UNION ALL of the per-term index ranges (one round trip, not one per
     # term; each part still reads at most `per_term` postings).
-    parts = [
-        select(StorylineTerm.storyline_id)
-        .where(StorylineTerm.term == term)
-        .order_by(StorylineTerm.seen_at.desc())
-        .limit(per_term)
-        .subquery()
-        for term in dict.fromkeys(terms)
-    ]
-    if not parts:
+    unique = list(dict.fromkeys(terms))
+    if not unique:
         return []
-    ids = dict.fromkeys(
-        session.scalars(union_all(*(select(part.c.storyline_id) for part in parts)))
-    )
+    params: dict[str, Any] = {f"t{i}": term for i, term in enumerate(unique)}
+    params["per_term"] = per_term
+    ids = dict.fromkeys(session.scalars(_storyline_ranges(len(unique)), params))
     if not ids:
         return []
     rows = session.execute(
@@ -432,6 +426,21 @@ def storyline_candidates(
         )
         for row in rows
     ]
+
+
+@functools.lru_cache(maxsize=32)
+def _storyline_ranges(n: int) -> TextualSelect:
+    """The UNION ALL of `n` per-term index ranges (terms :t0..., at most :per_term each), as
+    text: built as SQLAlchemy subqueries, the statement cost more CPU to build and to key for
+    the compiled cache than to run."""
+    part = (
+        "SELECT p{i}.storyline_id FROM (SELECT storyline_terms.storyline_id AS storyline_id "
+        "FROM storyline_terms WHERE storyline_terms.term = :t{i} "
+        "ORDER BY storyline_terms.seen_at DESC LIMIT :per_term) AS p{i}"
+    )
+    return text(" UNION ALL ".join(part.format(i=i) for i in range(n))).columns(
+        StorylineTerm.storyline_id
+    )
 
 
 def index_storyline_terms(
