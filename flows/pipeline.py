@@ -226,6 +226,13 @@ class StoryContext:
     watches: list[Watch]
     channels: list[str]
     near_duplicate_days: int = 14
+    # Event candidates' parsed features by article id, with the fingerprint they were read
+    # with, kept over the run: an earlier article is a candidate of many later ones, and its
+    # features were decoded for each. Cleared when a transaction is rolled back (its ids may
+    # be reused); an entry whose fingerprint no longer matches the row is read again.
+    features: dict[int, tuple[int, EventFeatures | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StoryContext:
@@ -280,6 +287,7 @@ def store_batch(
     except SQLAlchemyError:
         if term_memory is not None:
             term_memory.clear()  # it may hold counts of the transaction rolled back
+        context.features.clear()  # ... and features of its rows
         return _store_one_by_one(ordered, db, context, source_ids, fetch_failures)
 
 
@@ -304,6 +312,7 @@ def _store_one_by_one(
                 terms.flush()
                 repo.record_links(session, [_link_record(result, source_ids, outcome)])
         except SQLAlchemyError as exc:
+            context.features.clear()  # it may hold features of rows rolled back
             # Its link stays unrecorded, so the next run tries it again.
             counts[result.job.source]["store_failed"] += 1
             errors.append(
@@ -430,8 +439,14 @@ def _place(
     vector = text_vector(features, FrequencyTable(documents, frequencies))
     key_terms = top_terms(vector, INDEX_TERMS)
     copy_window = timedelta(days=max(context.near_duplicate_days, EVENT_WINDOW_DAYS))
+    memory = context.features
     candidates = repo.event_candidates(
-        session, key_terms, seen_at - copy_window, seen_at + copy_window, EVENT_CANDIDATES
+        session,
+        key_terms,
+        seen_at - copy_window,
+        seen_at + copy_window,
+        EVENT_CANDIDATES,
+        known=lambda id_, fp: id_ in memory and memory[id_][0] == fp,
     )
     original = repo.article_by_text_hash(session, digest) or _near_duplicate(
         fingerprint, candidates
@@ -462,15 +477,15 @@ def _place(
 
     terms.count(features.vocabulary())
     repo.index_article_terms(session, row.id, key_terms, seen_at)
-    parsed = [(c, EventFeatures.from_json(c.features)) for c in candidates]  # parsed once
-    stats = _stats_with_candidates(terms, features, [f for _, f in parsed])
+    parsed = [(c, _candidate_features(memory, c)) for c in candidates]  # parsed once a run
+    stats = _stats_with_candidates(terms, features, [f for _, f in parsed if f is not None])
     joined = same_event_story(
         text_vector(features, stats),
         seen_at,
         (
             EventCandidate(c.story_id, c.seen_at, text_vector(f, stats))
             for c, f in parsed
-            if c.story_id is not None and c.features
+            if c.story_id is not None and f is not None
         ),
     )
     lead = lead_vector(features, stats)
@@ -508,6 +523,17 @@ def _place(
     )
     clock.lap("alert")
     return placement
+
+
+def _candidate_features(
+    memory: dict[int, tuple[int, EventFeatures | None]], candidate: repo.EventCandidateRow
+) -> EventFeatures | None:
+    """The candidate's features (None if it has none), parsed once per run."""
+    if candidate.features is None:
+        return memory[candidate.id][1]
+    parsed = EventFeatures.from_json(candidate.features) if candidate.features else None
+    memory[candidate.id] = (candidate.fingerprint, parsed)
+    return parsed
 
 
 def _near_duplicate(
@@ -613,6 +639,7 @@ def _refetched(
     change = text_change(stored.text, article.text, from_signed64(stored.fingerprint), fingerprint)
     if not change.material:
         return placement
+    context.features.pop(stored.id, None)  # its features are replaced
     matches = [m for m in classify(context.watches, article.title, article.text) if m.matched]
     repo.update_article_text(
         session,

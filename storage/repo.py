@@ -342,16 +342,23 @@ class EventCandidateRow:
     story_id: int | None
     seen_at: datetime
     fingerprint: int
-    features: dict[str, Any]
+    features: dict[str, Any] | None  # None: not read, `known` said the caller has them
 
 
 def event_candidates(
-    session: Session, terms: Sequence[str], start: datetime, end: datetime, limit: int
+    session: Session,
+    terms: Sequence[str],
+    start: datetime,
+    end: datetime,
+    limit: int,
+    known: Callable[[int, int], bool] | None = None,
 ) -> list[EventCandidateRow]:
     """The originals published in [start, end] sharing the most of these key terms.
 
     Reads the postings of the given terms inside the window only (an index range per term),
-    so its cost depends on the window's volume, not on the size of the store.
+    so its cost depends on the window's volume, not on the size of the store. `known`
+    (article id, fingerprint) tells which candidates' features the caller holds already:
+    theirs are not read (decoding them cost more than the rest of the lookup).
     """
     if not terms:
         return []
@@ -371,13 +378,24 @@ def event_candidates(
     if not ids:
         return []
     rows = session.execute(
-        select(
-            Article.id, Article.story_id, Article.event_at, Article.fingerprint, Article.features
-        ).where(Article.id.in_(ids))
+        select(Article.id, Article.story_id, Article.event_at, Article.fingerprint).where(
+            Article.id.in_(ids)
+        )
     ).all()
+    wanted = [row.id for row in rows if known is None or not known(row.id, row.fingerprint)]
+    features: dict[int, dict[str, Any]] = {}
+    if wanted:
+        rows_features = session.execute(
+            select(Article.id, Article.features).where(Article.id.in_(wanted))
+        )
+        features = {article_id: data for article_id, data in rows_features}
     by_id = {
         row.id: EventCandidateRow(
-            row.id, row.story_id, row.event_at or start, row.fingerprint, row.features or {}
+            row.id,
+            row.story_id,
+            row.event_at or start,
+            row.fingerprint,
+            (features[row.id] or {}) if row.id in features else None,
         )
         for row in rows
     }
