@@ -454,29 +454,40 @@ def _place(
     matches = list(prepared.matches)
     watches = matched_watches(matches)
     clock.lap("dedup")
-    row = repo.insert_article(
-        session,
-        article,
-        text_hash=digest,
-        fingerprint=to_signed64(fingerprint),
-        matches=matches,
-        duplicate_of=original,
-        features=features.to_json(),
-        event_at=seen_at,
-        now=now,
-    )
-    clock.lap("store")
+
+    def insert(story_id: int) -> int:
+        """The article's row, in its story already (no UPDATE of it for the story)."""
+        return repo.insert_article_row(
+            session,
+            article,
+            text_hash=digest,
+            fingerprint=to_signed64(fingerprint),
+            matches=matches,
+            duplicate_of=original,
+            features=features.to_json(),
+            event_at=seen_at,
+            story_id=story_id,
+            now=now,
+        )
+
     if original is not None and original.story_id is not None:
         # A copy joins its original's story, and counts for nothing else: not in the term
         # statistics, the indexes or the storyline's centroid.
-        story = repo.add_to_story(session, row, original.story_id, watches=watches, seen_at=seen_at)
+        article_id = insert(original.story_id)
+        clock.lap("store")
+        story = repo.add_to_story(
+            session, None, original.story_id, watches=watches, seen_at=seen_at
+        )
         clock.lap("dedup")
-        placement = _finish(session, context, row.id, story, matches, now, is_copy=True, new=False)
+        placement = _finish(
+            session, context, article_id, story, matches, now, is_copy=True, new=False
+        )
         clock.lap("alert")
         return placement
 
+    # The story is chosen before the article's row is written: nothing it reads (earlier
+    # articles' postings, storylines) includes this article.
     terms.count(features.vocabulary())
-    repo.index_article_terms(session, row.id, key_terms, seen_at)
     parsed = [(c, _candidate_features(memory, c)) for c in candidates]  # parsed once a run
     stats = _stats_with_candidates(terms, features, [f for _, f in parsed if f is not None])
     joined = same_event_story(
@@ -505,9 +516,13 @@ def _place(
             session, article.title, seen_at, storyline[0] if storyline else None
         ).id
         new, fresh_line = True, storyline is None
+    clock.lap("dedup")
+    article_id = insert(story_id)
+    repo.index_article_terms(session, article_id, key_terms, seen_at)
+    clock.lap("store")
     story = repo.add_to_story(
         session,
-        row,
+        None,
         story_id,
         watches=watches,
         seen_at=seen_at,
@@ -519,7 +534,7 @@ def _place(
         )
     clock.lap("dedup")
     placement = _finish(
-        session, context, row.id, story, matches, now, is_copy=False, new=new, alone=fresh_line
+        session, context, article_id, story, matches, now, is_copy=False, new=new, alone=fresh_line
     )
     clock.lap("alert")
     return placement

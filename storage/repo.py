@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import Table, TextualSelect, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    TextualSelect,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session, selectinload
 
@@ -541,6 +551,70 @@ def insert_article(
     return row
 
 
+def insert_article_row(
+    session: Session,
+    article: ArticleData,
+    *,
+    text_hash: str,
+    fingerprint: int,
+    matches: Sequence[Match],
+    duplicate_of: Fingerprinted | None,
+    features: dict[str, Any],
+    event_at: datetime,
+    story_id: int,
+    now: datetime,
+) -> int:
+    """`insert_article` in its story already, as Core inserts: the article's id, no ORM
+    object (its unit-of-work flush and a later UPDATE for the story cost more than the
+    inserts themselves)."""
+    row = {
+        "canonical_url": article.canonical_url,
+        "url": article.url,
+        "source": article.source,
+        "title": article.title,
+        "author": article.author,
+        "published_at": article.published_at,
+        "fetched_at": article.fetched_at,
+        "stored_at": now,
+        "sitename": article.sitename,
+        "language": article.language,
+        "text": article.text,
+        "text_hash": text_hash,
+        "fingerprint": fingerprint,
+        "duplicate_of_id": duplicate_of.id if duplicate_of else None,
+        "story_id": story_id,
+        "event_at": event_at,
+        "features": features,
+        "revisions": 0,
+        "updated_at": None,
+    }
+    result = cast(
+        "CursorResult[Any]", session.execute(core_insert(cast(Table, Article.__table__)), row)
+    )
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every dialect newswatch supports returns it
+        raise RuntimeError("the database returned no id for the inserted article")
+    article_id = int(key[0])
+    if matches:
+        session.execute(
+            core_insert(cast(Table, MatchRow.__table__)),
+            [_match_values(article_id, match) for match in matches],
+        )
+    return article_id
+
+
+def _match_values(article_id: int, match: Match) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "watch": match.watch,
+        "score": match.score,
+        "threshold": match.threshold,
+        "terms": list(match.terms),
+        "evidence": [{"sentence": e.sentence, "terms": list(e.terms)} for e in match.evidence],
+        "reason": match.reason,
+    }
+
+
 def _match_row(match: Match) -> MatchRow:
     return MatchRow(
         watch=match.watch,
@@ -584,7 +658,7 @@ def open_story(
 
 def add_to_story(
     session: Session,
-    article: Article,
+    article: Article | None,
     story_id: int,
     *,
     watches: Sequence[str],
@@ -592,9 +666,11 @@ def add_to_story(
     centroid: Callable[[dict[str, float]], dict[str, float]] | None = None,
 ) -> Story:
     """Put an article in a story: counts, times and watches of the story and its storyline;
-    `centroid`, when given, maps the storyline's centroid to its new value."""
+    `centroid`, when given, maps the storyline's centroid to its new value. `article` None:
+    the article row was inserted with its story_id already."""
     story = session.get_one(Story, story_id)
-    article.story_id = story.id
+    if article is not None:
+        article.story_id = story.id
     story.article_count += 1
     story.first_seen_at = min(story.first_seen_at, seen_at)
     story.last_seen_at = max(story.last_seen_at, seen_at)
