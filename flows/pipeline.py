@@ -226,11 +226,12 @@ class StoryContext:
     watches: list[Watch]
     channels: list[str]
     near_duplicate_days: int = 14
-    # Event candidates' parsed features by article id, with the fingerprint they were read
-    # with, kept over the run: an earlier article is a candidate of many later ones, and its
-    # features were decoded for each. Cleared when a transaction is rolled back (its ids may
-    # be reused); an entry whose fingerprint no longer matches the row is read again.
-    features: dict[int, tuple[int, EventFeatures | None]] = field(
+    # Event candidates' parsed features by article id, with the text hash and title they
+    # were computed from, kept over the run: an earlier article is a candidate of many later
+    # ones, and its features were decoded for each. Cleared when a transaction is rolled
+    # back (its ids may be reused); an entry whose text hash or title no longer matches the
+    # row (text replaced, another database) is read again.
+    features: dict[int, tuple[tuple[str, str], EventFeatures | None]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -446,7 +447,7 @@ def _place(
         seen_at - copy_window,
         seen_at + copy_window,
         EVENT_CANDIDATES,
-        known=lambda id_, fp: id_ in memory and memory[id_][0] == fp,
+        known=lambda id_, source: id_ in memory and memory[id_][0] == source,
     )
     original = repo.article_by_text_hash(session, digest) or _near_duplicate(
         fingerprint, candidates
@@ -541,13 +542,14 @@ def _place(
 
 
 def _candidate_features(
-    memory: dict[int, tuple[int, EventFeatures | None]], candidate: repo.EventCandidateRow
+    memory: dict[int, tuple[tuple[str, str], EventFeatures | None]],
+    candidate: repo.EventCandidateRow,
 ) -> EventFeatures | None:
     """The candidate's features (None if it has none), parsed once per run."""
     if candidate.features is None:
         return memory[candidate.id][1]
     parsed = EventFeatures.from_json(candidate.features) if candidate.features else None
-    memory[candidate.id] = (candidate.fingerprint, parsed)
+    memory[candidate.id] = (candidate.source, parsed)
     return parsed
 
 

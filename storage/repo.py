@@ -353,6 +353,7 @@ class EventCandidateRow:
     seen_at: datetime
     fingerprint: int
     features: dict[str, Any] | None  # None: not read, `known` said the caller has them
+    source: tuple[str, str] = ("", "")  # text hash and title, what features come from
 
 
 def event_candidates(
@@ -361,15 +362,15 @@ def event_candidates(
     start: datetime,
     end: datetime,
     limit: int,
-    known: Callable[[int, int], bool] | None = None,
+    known: Callable[[int, tuple[str, str]], bool] | None = None,
 ) -> list[EventCandidateRow]:
     """The originals published in [start, end] sharing the most of these key terms.
 
     Reads the postings of the given terms inside the window only (an index range per term),
     so its cost depends on the window's volume, not on the size of the store. `known`
-    (article id, fingerprint) tells which candidates' features the caller holds already:
-    theirs are not read (decoding them cost more than the rest of the lookup).
-    """
+    (article id, (text hash, title): what the features are computed from) tells which
+    candidates' features the caller holds already: theirs are not read (decoding them cost
+    more than the rest of the lookup)."""
     if not terms:
         return []
     shared = func.count(ArticleTerm.id).label("shared")
@@ -388,11 +389,18 @@ def event_candidates(
     if not ids:
         return []
     rows = session.execute(
-        select(Article.id, Article.story_id, Article.event_at, Article.fingerprint).where(
-            Article.id.in_(ids)
-        )
+        select(
+            Article.id,
+            Article.story_id,
+            Article.event_at,
+            Article.fingerprint,
+            Article.text_hash,
+            Article.title,
+        ).where(Article.id.in_(ids))
     ).all()
-    wanted = [row.id for row in rows if known is None or not known(row.id, row.fingerprint)]
+    wanted = [
+        row.id for row in rows if known is None or not known(row.id, (row.text_hash, row.title))
+    ]
     features: dict[int, dict[str, Any]] = {}
     if wanted:
         rows_features = session.execute(
@@ -406,6 +414,7 @@ def event_candidates(
             row.event_at or start,
             row.fingerprint,
             (features[row.id] or {}) if row.id in features else None,
+            (row.text_hash, row.title),
         )
         for row in rows
     }
