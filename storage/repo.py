@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import insert as core_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from newswatch.models import Article as ArticleData
 from newswatch.models import Match
@@ -677,7 +677,8 @@ def add_to_story(
     """Put an article in a story: counts, times and watches of the story and its storyline;
     `centroid`, when given, maps the storyline's centroid to its new value. `article` None:
     the article row was inserted with its story_id already."""
-    story = session.get_one(Story, story_id)
+    # The storyline in the same query (a second round trip otherwise).
+    story = session.get_one(Story, story_id, options=[joinedload(Story.storyline)])
     if article is not None:
         article.story_id = story.id
     story.article_count += 1
