@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     TextualSelect,
     bindparam,
+    case,
     func,
     or_,
     select,
@@ -489,33 +490,34 @@ def index_storyline_terms(
     fresh: bool = False,
 ) -> None:
     """Record that the storyline used these terms at seen_at (the latest use is kept).
-    `fresh`: the storyline was created in this transaction and has no terms yet (no read)."""
-    terms = list(dict.fromkeys(terms))
-    if not terms:
+    `fresh`: the storyline was created in this transaction and has no terms yet (a plain
+    insert). Otherwise one upsert per term, in one executemany: no read of the existing rows,
+    no ORM objects (their UPDATEs at the flush cost more than the upsert)."""
+    rows = [
+        {"term": t, "storyline_id": storyline_id, "seen_at": seen_at} for t in dict.fromkeys(terms)
+    ]
+    if not rows:
         return
-    existing = (
-        {}
-        if fresh
-        else {
-            row.term: row
-            for row in session.scalars(
-                select(StorylineTerm).where(
-                    StorylineTerm.storyline_id == storyline_id, StorylineTerm.term.in_(terms)
-                )
-            )
-        }
+    if fresh:
+        session.execute(core_insert(cast(Table, StorylineTerm.__table__)), rows)
+    else:
+        session.execute(_storyline_term_upsert(session.get_bind().dialect.name), rows)
+
+
+@functools.lru_cache(maxsize=4)
+def _storyline_term_upsert(dialect: str) -> Any:
+    insert: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = cast(Table, StorylineTerm.__table__)
+    stmt = insert(table)
+    later = stmt.excluded.seen_at > table.c.seen_at
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.term, table.c.storyline_id],
+        set_={"seen_at": case((later, stmt.excluded.seen_at), else_=table.c.seen_at)},
     )
-    new: list[dict[str, Any]] = []
-    for term in terms:
-        row = existing.get(term)
-        if row is None:
-            new.append({"term": term, "storyline_id": storyline_id, "seen_at": seen_at})
-        elif row.seen_at < seen_at:
-            row.seen_at = seen_at
-    if new:
-        session.execute(
-            core_insert(cast(Table, StorylineTerm.__table__)), new
-        )  # Core executemany, as above
 
 
 # --- storing an article in its story -------------------------------------------------------
