@@ -226,6 +226,14 @@ class StoryContext:
     watches: list[Watch]
     channels: list[str]
     near_duplicate_days: int = 14
+    # Event candidates' parsed features by article id, with the text hash and title they
+    # were computed from, kept over the run: an earlier article is a candidate of many later
+    # ones, and its features were decoded for each. Cleared when a transaction is rolled
+    # back (its ids may be reused); an entry whose text hash or title no longer matches the
+    # row (text replaced, another database) is read again.
+    features: dict[int, tuple[tuple[str, str], EventFeatures | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StoryContext:
@@ -280,6 +288,7 @@ def store_batch(
     except SQLAlchemyError:
         if term_memory is not None:
             term_memory.clear()  # it may hold counts of the transaction rolled back
+        context.features.clear()  # ... and features of its rows
         return _store_one_by_one(ordered, db, context, source_ids, fetch_failures)
 
 
@@ -304,6 +313,7 @@ def _store_one_by_one(
                 terms.flush()
                 repo.record_links(session, [_link_record(result, source_ids, outcome)])
         except SQLAlchemyError as exc:
+            context.features.clear()  # it may hold features of rows rolled back
             # Its link stays unrecorded, so the next run tries it again.
             counts[result.job.source]["store_failed"] += 1
             errors.append(
@@ -430,8 +440,14 @@ def _place(
     vector = text_vector(features, FrequencyTable(documents, frequencies))
     key_terms = top_terms(vector, INDEX_TERMS)
     copy_window = timedelta(days=max(context.near_duplicate_days, EVENT_WINDOW_DAYS))
+    memory = context.features
     candidates = repo.event_candidates(
-        session, key_terms, seen_at - copy_window, seen_at + copy_window, EVENT_CANDIDATES
+        session,
+        key_terms,
+        seen_at - copy_window,
+        seen_at + copy_window,
+        EVENT_CANDIDATES,
+        known=lambda id_, source: id_ in memory and memory[id_][0] == source,
     )
     original = repo.article_by_text_hash(session, digest) or _near_duplicate(
         fingerprint, candidates
@@ -439,42 +455,54 @@ def _place(
     matches = list(prepared.matches)
     watches = matched_watches(matches)
     clock.lap("dedup")
-    row = repo.insert_article(
-        session,
-        article,
-        text_hash=digest,
-        fingerprint=to_signed64(fingerprint),
-        matches=matches,
-        duplicate_of=original,
-        features=features.to_json(),
-        event_at=seen_at,
-        now=now,
-    )
-    clock.lap("store")
+
+    def insert(story_id: int) -> int:
+        """The article's row, in its story already (no UPDATE of it for the story)."""
+        return repo.insert_article_row(
+            session,
+            article,
+            text_hash=digest,
+            fingerprint=to_signed64(fingerprint),
+            matches=matches,
+            duplicate_of=original,
+            features=features.to_json(),
+            event_at=seen_at,
+            story_id=story_id,
+            now=now,
+        )
+
     if original is not None and original.story_id is not None:
         # A copy joins its original's story, and counts for nothing else: not in the term
         # statistics, the indexes or the storyline's centroid.
-        story = repo.add_to_story(session, row, original.story_id, watches=watches, seen_at=seen_at)
+        article_id = insert(original.story_id)
+        clock.lap("store")
+        story = repo.add_to_story(
+            session, None, original.story_id, watches=watches, seen_at=seen_at
+        )
         clock.lap("dedup")
-        placement = _finish(session, context, row.id, story, matches, now, is_copy=True, new=False)
+        placement = _finish(
+            session, context, article_id, story, matches, now, is_copy=True, new=False
+        )
         clock.lap("alert")
         return placement
 
+    # The story is chosen before the article's row is written: nothing it reads (earlier
+    # articles' postings, storylines) includes this article.
     terms.count(features.vocabulary())
-    repo.index_article_terms(session, row.id, key_terms, seen_at)
-    parsed = [(c, EventFeatures.from_json(c.features)) for c in candidates]  # parsed once
-    stats = _stats_with_candidates(terms, features, [f for _, f in parsed])
+    parsed = [(c, _candidate_features(memory, c)) for c in candidates]  # parsed once a run
+    stats = _stats_with_candidates(terms, features, [f for _, f in parsed if f is not None])
     joined = same_event_story(
         text_vector(features, stats),
         seen_at,
         (
             EventCandidate(c.story_id, c.seen_at, text_vector(f, stats))
             for c, f in parsed
-            if c.story_id is not None and c.features
+            if c.story_id is not None and f is not None
         ),
     )
     lead = lead_vector(features, stats)
     line_terms = top_terms(lead, LINE_INDEX_TERMS)
+    fresh_line = False  # a storyline opened here: the story is alone in it
     if joined is not None:
         story_id, new = joined[0], False
     else:
@@ -488,21 +516,41 @@ def _place(
         story_id = repo.open_story(
             session, article.title, seen_at, storyline[0] if storyline else None
         ).id
-        new = True
+        new, fresh_line = True, storyline is None
+    clock.lap("dedup")
+    article_id = insert(story_id)
+    repo.index_article_terms(session, article_id, key_terms, seen_at)
+    clock.lap("store")
     story = repo.add_to_story(
         session,
-        row,
+        None,
         story_id,
         watches=watches,
         seen_at=seen_at,
         centroid=lambda c: add_to_centroid(c, lead, CENTROID_TERMS),
     )
     if story.storyline_id is not None:
-        repo.index_storyline_terms(session, story.storyline_id, line_terms, seen_at)
+        repo.index_storyline_terms(
+            session, story.storyline_id, line_terms, seen_at, fresh=fresh_line
+        )
     clock.lap("dedup")
-    placement = _finish(session, context, row.id, story, matches, now, is_copy=False, new=new)
+    placement = _finish(
+        session, context, article_id, story, matches, now, is_copy=False, new=new, alone=fresh_line
+    )
     clock.lap("alert")
     return placement
+
+
+def _candidate_features(
+    memory: dict[int, tuple[tuple[str, str], EventFeatures | None]],
+    candidate: repo.EventCandidateRow,
+) -> EventFeatures | None:
+    """The candidate's features (None if it has none), parsed once per run."""
+    if candidate.features is None:
+        return memory[candidate.id][1]
+    parsed = EventFeatures.from_json(candidate.features) if candidate.features else None
+    memory[candidate.id] = (candidate.source, parsed)
+    return parsed
 
 
 def _near_duplicate(
@@ -542,10 +590,13 @@ def _finish(
     *,
     is_copy: bool,
     new: bool,
+    alone: bool = False,
 ) -> Placement:
+    """`alone`: the story's storyline was opened for it in this transaction, so it has no
+    earlier stories (no query needed)."""
     earlier = (
         repo.earlier_story_ids(session, story.storyline_id, story.id)
-        if story.storyline_id is not None
+        if story.storyline_id is not None and not alone
         else []
     )
     kind = decide_alert(
@@ -605,6 +656,7 @@ def _refetched(
     change = text_change(stored.text, article.text, from_signed64(stored.fingerprint), fingerprint)
     if not change.material:
         return placement
+    context.features.pop(stored.id, None)  # its features are replaced
     matches = [m for m in classify(context.watches, article.title, article.text) if m.matched]
     repo.update_article_text(
         session,

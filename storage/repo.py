@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, union_all, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    TextualSelect,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import insert as core_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from newswatch.models import Article as ArticleData
 from newswatch.models import Match
@@ -341,17 +353,25 @@ class EventCandidateRow:
     story_id: int | None
     seen_at: datetime
     fingerprint: int
-    features: dict[str, Any]
+    features: dict[str, Any] | None  # None: not read, `known` said the caller has them
+    source: tuple[str, str] = ("", "")  # text hash and title, what features come from
 
 
 def event_candidates(
-    session: Session, terms: Sequence[str], start: datetime, end: datetime, limit: int
+    session: Session,
+    terms: Sequence[str],
+    start: datetime,
+    end: datetime,
+    limit: int,
+    known: Callable[[int, tuple[str, str]], bool] | None = None,
 ) -> list[EventCandidateRow]:
     """The originals published in [start, end] sharing the most of these key terms.
 
     Reads the postings of the given terms inside the window only (an index range per term),
-    so its cost depends on the window's volume, not on the size of the store.
-    """
+    so its cost depends on the window's volume, not on the size of the store. `known`
+    (article id, (text hash, title): what the features are computed from) tells which
+    candidates' features the caller holds already: theirs are not read (decoding them cost
+    more than the rest of the lookup)."""
     if not terms:
         return []
     shared = func.count(ArticleTerm.id).label("shared")
@@ -371,12 +391,31 @@ def event_candidates(
         return []
     rows = session.execute(
         select(
-            Article.id, Article.story_id, Article.event_at, Article.fingerprint, Article.features
+            Article.id,
+            Article.story_id,
+            Article.event_at,
+            Article.fingerprint,
+            Article.text_hash,
+            Article.title,
         ).where(Article.id.in_(ids))
     ).all()
+    wanted = [
+        row.id for row in rows if known is None or not known(row.id, (row.text_hash, row.title))
+    ]
+    features: dict[int, dict[str, Any]] = {}
+    if wanted:
+        rows_features = session.execute(
+            select(Article.id, Article.features).where(Article.id.in_(wanted))
+        )
+        features = {article_id: data for article_id, data in rows_features}
     by_id = {
         row.id: EventCandidateRow(
-            row.id, row.story_id, row.event_at or start, row.fingerprint, row.features or {}
+            row.id,
+            row.story_id,
+            row.event_at or start,
+            row.fingerprint,
+            (features[row.id] or {}) if row.id in features else None,
+            (row.text_hash, row.title),
         )
         for row in rows
     }
@@ -406,19 +445,12 @@ def storyline_candidates(
     one index range per term however old or large the store is."""
     # One statement: a UNION ALL of the per-term index ranges (one round trip, not one per
     # term; each part still reads at most `per_term` postings).
-    parts = [
-        select(StorylineTerm.storyline_id)
-        .where(StorylineTerm.term == term)
-        .order_by(StorylineTerm.seen_at.desc())
-        .limit(per_term)
-        .subquery()
-        for term in dict.fromkeys(terms)
-    ]
-    if not parts:
+    unique = list(dict.fromkeys(terms))
+    if not unique:
         return []
-    ids = dict.fromkeys(
-        session.scalars(union_all(*(select(part.c.storyline_id) for part in parts)))
-    )
+    params: dict[str, Any] = {f"t{i}": term for i, term in enumerate(unique)}
+    params["per_term"] = per_term
+    ids = dict.fromkeys(session.scalars(_storyline_ranges(len(unique)), params))
     if not ids:
         return []
     rows = session.execute(
@@ -434,32 +466,58 @@ def storyline_candidates(
     ]
 
 
+@functools.lru_cache(maxsize=32)
+def _storyline_ranges(n: int) -> TextualSelect:
+    """The UNION ALL of `n` per-term index ranges (terms :t0..., at most :per_term each), as
+    text: built as SQLAlchemy subqueries, the statement cost more CPU to build and to key for
+    the compiled cache than to run."""
+    part = (
+        "SELECT p{i}.storyline_id FROM (SELECT storyline_terms.storyline_id AS storyline_id "
+        "FROM storyline_terms WHERE storyline_terms.term = :t{i} "
+        "ORDER BY storyline_terms.seen_at DESC LIMIT :per_term) AS p{i}"
+    )
+    return text(" UNION ALL ".join(part.format(i=i) for i in range(n))).columns(
+        StorylineTerm.storyline_id
+    )
+
+
 def index_storyline_terms(
-    session: Session, storyline_id: int, terms: Iterable[str], seen_at: datetime
+    session: Session,
+    storyline_id: int,
+    terms: Iterable[str],
+    seen_at: datetime,
+    *,
+    fresh: bool = False,
 ) -> None:
-    """Record that the storyline used these terms at seen_at (the latest use is kept)."""
-    terms = list(dict.fromkeys(terms))
-    if not terms:
+    """Record that the storyline used these terms at seen_at (the latest use is kept).
+    `fresh`: the storyline was created in this transaction and has no terms yet (a plain
+    insert). Otherwise one upsert per term, in one executemany: no read of the existing rows,
+    no ORM objects (their UPDATEs at the flush cost more than the upsert)."""
+    rows = [
+        {"term": t, "storyline_id": storyline_id, "seen_at": seen_at} for t in dict.fromkeys(terms)
+    ]
+    if not rows:
         return
-    existing = {
-        row.term: row
-        for row in session.scalars(
-            select(StorylineTerm).where(
-                StorylineTerm.storyline_id == storyline_id, StorylineTerm.term.in_(terms)
-            )
-        )
-    }
-    new: list[dict[str, Any]] = []
-    for term in terms:
-        row = existing.get(term)
-        if row is None:
-            new.append({"term": term, "storyline_id": storyline_id, "seen_at": seen_at})
-        elif row.seen_at < seen_at:
-            row.seen_at = seen_at
-    if new:
-        session.execute(
-            core_insert(cast(Table, StorylineTerm.__table__)), new
-        )  # Core executemany, as above
+    if fresh:
+        session.execute(core_insert(cast(Table, StorylineTerm.__table__)), rows)
+    else:
+        session.execute(_storyline_term_upsert(session.get_bind().dialect.name), rows)
+
+
+@functools.lru_cache(maxsize=4)
+def _storyline_term_upsert(dialect: str) -> Any:
+    insert: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = cast(Table, StorylineTerm.__table__)
+    stmt = insert(table)
+    later = stmt.excluded.seen_at > table.c.seen_at
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.term, table.c.storyline_id],
+        set_={"seen_at": case((later, stmt.excluded.seen_at), else_=table.c.seen_at)},
+    )
 
 
 # --- storing an article in its story -------------------------------------------------------
@@ -502,6 +560,70 @@ def insert_article(
         row.matches.append(_match_row(match))
     session.flush()
     return row
+
+
+def insert_article_row(
+    session: Session,
+    article: ArticleData,
+    *,
+    text_hash: str,
+    fingerprint: int,
+    matches: Sequence[Match],
+    duplicate_of: Fingerprinted | None,
+    features: dict[str, Any],
+    event_at: datetime,
+    story_id: int,
+    now: datetime,
+) -> int:
+    """`insert_article` in its story already, as Core inserts: the article's id, no ORM
+    object (its unit-of-work flush and a later UPDATE for the story cost more than the
+    inserts themselves)."""
+    row = {
+        "canonical_url": article.canonical_url,
+        "url": article.url,
+        "source": article.source,
+        "title": article.title,
+        "author": article.author,
+        "published_at": article.published_at,
+        "fetched_at": article.fetched_at,
+        "stored_at": now,
+        "sitename": article.sitename,
+        "language": article.language,
+        "text": article.text,
+        "text_hash": text_hash,
+        "fingerprint": fingerprint,
+        "duplicate_of_id": duplicate_of.id if duplicate_of else None,
+        "story_id": story_id,
+        "event_at": event_at,
+        "features": features,
+        "revisions": 0,
+        "updated_at": None,
+    }
+    result = cast(
+        "CursorResult[Any]", session.execute(core_insert(cast(Table, Article.__table__)), row)
+    )
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every dialect newswatch supports returns it
+        raise RuntimeError("the database returned no id for the inserted article")
+    article_id = int(key[0])
+    if matches:
+        session.execute(
+            core_insert(cast(Table, MatchRow.__table__)),
+            [_match_values(article_id, match) for match in matches],
+        )
+    return article_id
+
+
+def _match_values(article_id: int, match: Match) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "watch": match.watch,
+        "score": match.score,
+        "threshold": match.threshold,
+        "terms": list(match.terms),
+        "evidence": [{"sentence": e.sentence, "terms": list(e.terms)} for e in match.evidence],
+        "reason": match.reason,
+    }
 
 
 def _match_row(match: Match) -> MatchRow:
@@ -547,7 +669,7 @@ def open_story(
 
 def add_to_story(
     session: Session,
-    article: Article,
+    article: Article | None,
     story_id: int,
     *,
     watches: Sequence[str],
@@ -555,9 +677,12 @@ def add_to_story(
     centroid: Callable[[dict[str, float]], dict[str, float]] | None = None,
 ) -> Story:
     """Put an article in a story: counts, times and watches of the story and its storyline;
-    `centroid`, when given, maps the storyline's centroid to its new value."""
-    story = session.get_one(Story, story_id)
-    article.story_id = story.id
+    `centroid`, when given, maps the storyline's centroid to its new value. `article` None:
+    the article row was inserted with its story_id already."""
+    # The storyline in the same query (a second round trip otherwise).
+    story = session.get_one(Story, story_id, options=[joinedload(Story.storyline)])
+    if article is not None:
+        article.story_id = story.id
     story.article_count += 1
     story.first_seen_at = min(story.first_seen_at, seen_at)
     story.last_seen_at = max(story.last_seen_at, seen_at)

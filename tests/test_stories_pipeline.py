@@ -202,6 +202,30 @@ def test_candidate_lookup_is_bounded_by_the_time_window(
     assert [c.id for c in near] == [first.article_id] and far == []
 
 
+def test_candidate_features_known_to_the_caller_are_not_read(
+    db: Database, context: StoryContext
+) -> None:
+    first = _store(db, context, _article(ORIGINAL))
+    with db.session() as session:
+        terms = list(
+            session.scalars(
+                select(ArticleTerm.term).where(ArticleTerm.article_id == first.article_id)
+            )
+        )
+        published = SAMPLES[ORIGINAL].published.astimezone(UTC)
+        window = (published - timedelta(days=1), published)
+        [read] = repo.event_candidates(session, terms, *window, 10)
+        [known] = repo.event_candidates(
+            session, terms, *window, 10, known=lambda i, source: source == read.source
+        )
+        # Another text hash or title (a replaced text, another database): read again.
+        [changed] = repo.event_candidates(
+            session, terms, *window, 10, known=lambda i, source: source == ("x", read.source[1])
+        )
+    assert read.features and read.source[0] and read.source[1] == SAMPLES[ORIGINAL].title
+    assert known.features is None and changed.features == read.features
+
+
 def test_an_unrelated_story_on_a_watch_opens_its_own_storyline(
     db: Database, context: StoryContext
 ) -> None:
