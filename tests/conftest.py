@@ -6,10 +6,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from newswatch.prefect_env import configure_prefect_defaults
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -62,3 +66,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     Base.metadata.drop_all(db.engine)
     db.dispose()
     yield url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """`database_url` opened, its tables created; disposed of after the test."""
+    from storage.db import Database
+
+    database = Database(database_url)
+    database.create_all()
+    yield database
+    database.dispose()

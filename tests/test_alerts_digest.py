@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,14 +29,6 @@ from tests.support.outbox_data import NOW, add_article
 
 TITLES = {"ip_theft": "IP theft", "trade_deal": "Trade deals"}
 HOSTILE = "<!channel> <http://evil|click> \r\nBcc: x@y <script>alert(1)</script>"
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def seed_period(db: Database, now: datetime) -> None:

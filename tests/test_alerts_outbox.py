@@ -30,14 +30,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.create_all()
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def slack() -> Iterator[SlackReceiver]:
     with SlackReceiver() as receiver:
         yield receiver

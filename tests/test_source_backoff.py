@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,14 +66,6 @@ def test_due_means_no_backoff_or_backoff_over() -> None:
 
 
 # --- source rows (SQLite, and PostgreSQL where configured) --------------------------------------
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def _every_15_minutes(failures: int, at: datetime) -> datetime:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,14 +15,6 @@ from storage.models import Alert, Delivery, MatchRow
 from storage.models import Article as ArticleRow
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def _article(url: str = "https://news.example/a", text: str = "Body text.") -> Article:

@@ -4,7 +4,6 @@ PostgreSQL where NEWSWATCH_TEST_POSTGRES_URL is set), with the demo newsroom's a
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -25,14 +24,6 @@ from storage.models import Alert, ArticleTerm, Delivery, Story, Storyline
 from storage.models import Article as ArticleRow
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ store's term-frequency cache and bulk link records."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import cast
 
@@ -140,14 +139,6 @@ def test_extract_pool_prepares_articles_in_order(workers: int) -> None:
         assert result.prepared.features.text_terms
         assert result.seconds["extract"] > 0
     assert bad.article is None and bad.error
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def test_term_cache_counts_before_and_after_flush(db: Database) -> None:
