@@ -537,23 +537,15 @@ def insert_article(
 ) -> Article:
     """The article row with its matches (not yet in a story)."""
     row = Article(
-        canonical_url=article.canonical_url,
-        url=article.url,
-        source=article.source,
-        title=article.title,
-        author=article.author,
-        published_at=article.published_at,
-        fetched_at=article.fetched_at,
-        stored_at=now,
-        sitename=article.sitename,
-        language=article.language,
-        text=article.text,
-        text_hash=text_hash,
-        fingerprint=fingerprint,
-        duplicate_of_id=duplicate_of.id if duplicate_of else None,
-        event_at=event_at or article.published_at or article.fetched_at,
-        features=features or {},
-        revisions=0,
+        **_article_values(
+            article,
+            text_hash=text_hash,
+            fingerprint=fingerprint,
+            duplicate_of=duplicate_of,
+            features=features or {},
+            event_at=event_at or article.published_at or article.fetched_at,
+            now=now,
+        )
     )
     session.add(row)
     for match in matches:
@@ -578,27 +570,15 @@ def insert_article_row(
     """`insert_article` in its story already, as Core inserts: the article's id, no ORM
     object (its unit-of-work flush and a later UPDATE for the story cost more than the
     inserts themselves)."""
-    row = {
-        "canonical_url": article.canonical_url,
-        "url": article.url,
-        "source": article.source,
-        "title": article.title,
-        "author": article.author,
-        "published_at": article.published_at,
-        "fetched_at": article.fetched_at,
-        "stored_at": now,
-        "sitename": article.sitename,
-        "language": article.language,
-        "text": article.text,
-        "text_hash": text_hash,
-        "fingerprint": fingerprint,
-        "duplicate_of_id": duplicate_of.id if duplicate_of else None,
-        "story_id": story_id,
-        "event_at": event_at,
-        "features": features,
-        "revisions": 0,
-        "updated_at": None,
-    }
+    row = _article_values(
+        article,
+        text_hash=text_hash,
+        fingerprint=fingerprint,
+        duplicate_of=duplicate_of,
+        features=features,
+        event_at=event_at,
+        now=now,
+    ) | {"story_id": story_id, "updated_at": None}
     result = cast(
         "CursorResult[Any]", session.execute(core_insert(cast(Table, Article.__table__)), row)
     )
@@ -614,9 +594,44 @@ def insert_article_row(
     return article_id
 
 
-def _match_values(article_id: int, match: Match) -> dict[str, Any]:
+def _article_values(
+    article: ArticleData,
+    *,
+    text_hash: str,
+    fingerprint: int,
+    duplicate_of: Fingerprinted | None,
+    features: dict[str, Any],
+    event_at: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a new article row (the ORM and the Core insert paths share them)."""
     return {
-        "article_id": article_id,
+        "canonical_url": article.canonical_url,
+        "url": article.url,
+        "source": article.source,
+        "title": article.title,
+        "author": article.author,
+        "published_at": article.published_at,
+        "fetched_at": article.fetched_at,
+        "stored_at": now,
+        "sitename": article.sitename,
+        "language": article.language,
+        "text": article.text,
+        "text_hash": text_hash,
+        "fingerprint": fingerprint,
+        "duplicate_of_id": duplicate_of.id if duplicate_of else None,
+        "event_at": event_at,
+        "features": features,
+        "revisions": 0,
+    }
+
+
+def _match_values(article_id: int, match: Match) -> dict[str, Any]:
+    return {"article_id": article_id} | _match_columns(match)
+
+
+def _match_columns(match: Match) -> dict[str, Any]:
+    return {
         "watch": match.watch,
         "score": match.score,
         "threshold": match.threshold,
@@ -627,14 +642,7 @@ def _match_values(article_id: int, match: Match) -> dict[str, Any]:
 
 
 def _match_row(match: Match) -> MatchRow:
-    return MatchRow(
-        watch=match.watch,
-        score=match.score,
-        threshold=match.threshold,
-        terms=list(match.terms),
-        evidence=[{"sentence": e.sentence, "terms": list(e.terms)} for e in match.evidence],
-        reason=match.reason,
-    )
+    return MatchRow(**_match_columns(match))
 
 
 def open_story(
