@@ -7,7 +7,6 @@ for the target (mrkdwn ``&<>``, HTML, Markdown punctuation); only http(s) URLs a
 
 from __future__ import annotations
 
-import re
 from html import escape
 from typing import Any
 
@@ -17,6 +16,7 @@ from rich.text import Text
 
 from .digest import ARTICLES_PER_STORY, Digest, DigestArticle, DigestStory
 from .render_json import iso
+from .render_markdown import md_escape, md_link
 from .render_slack import HEADER_MAX, MAX_BLOCKS, SECTION_MAX, mrkdwn_escape, mrkdwn_link
 from .text import clean, fit, format_when, is_http_url, truncate
 
@@ -181,31 +181,9 @@ def digest_slack_payload(digest: Digest) -> dict[str, Any]:
 
 # --- Markdown (Prefect artifact) --------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-
-
-def md_escape(text: str) -> str:
-    """Markdown punctuation backslash-escaped and ``<``/``&`` as entities: plain text only."""
-    text = clean(text).replace("&", "&amp;").replace("<", "&lt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-# Prefect's UI shows a link's label as raw text (backslash escapes and entities appear
-# verbatim), so labels are made inert by replacing what could end the label or open markup.
-_LABEL = str.maketrans({"[": "(", "]": ")", "<": "‹", ">": "›", "`": "'", "\\": None})
-
-
-def md_label(text: str) -> str:
-    """Text for a Markdown link label: cannot close the label, open HTML or code."""
-    return " ".join(text.translate(_LABEL).split())
-
 
 def _md_link(url: str, text: str, limit: int) -> str:
-    label = md_label(truncate(clean(text), limit)) or "(untitled)"
-    if not is_http_url(url):
-        return label
-    target = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-    return f"[{label}]({target})"
+    return md_link(truncate(clean(text), limit), url)
 
 
 def digest_markdown(digest: Digest) -> str:

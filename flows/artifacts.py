@@ -27,8 +27,9 @@ from prefect.artifacts import (
 )
 from prefect.exceptions import MissingContextError
 
+from alerts.render_markdown import md_escape
 from flows.pipeline import RunSummary
-from flows.redaction import md_link, md_text, scrub, settings_secrets
+from flows.redaction import md_link, scrub, settings_secrets
 from newswatch.config import Settings
 from storage import repo
 from storage.db import Database
@@ -125,22 +126,22 @@ def new_stories_markdown(alerts: Sequence[Alert], secrets: Sequence[str] = ()) -
         kind = "development" if alert.kind == "development" else "new story"
         lines.append(f"## {md_link(article.title, article.url, secrets)}")
         lines.append("")
-        lines.append(f"{md_text(scrub(outlet, secrets))} · {kind} · alert \\#{alert.id}")
+        lines.append(f"{md_escape(scrub(outlet, secrets))} · {kind} · alert \\#{alert.id}")
         lines.append("")
         matches = {m.watch: m for m in article.matches}
         for watch in alert.watches:
             match = matches.get(watch)
             if match is None:
-                lines.append(f"- **{md_text(watch)}**")
+                lines.append(f"- **{md_escape(watch)}**")
                 continue
             lines.append(
-                f"- **{md_text(watch)}**: score {match.score:.2f} "
+                f"- **{md_escape(watch)}**: score {match.score:.2f} "
                 f"(threshold {match.threshold:.2f}); terms: "
-                + md_text(", ".join(str(t) for t in match.terms))
+                + md_escape(", ".join(str(t) for t in match.terms))
             )
             for item in match.evidence[:MAX_EVIDENCE]:
                 sentence = item.get("sentence", "") if isinstance(item, dict) else str(item)
-                lines.append(f"  > {md_text(scrub(sentence, secrets))}")
+                lines.append(f"  > {md_escape(scrub(sentence, secrets))}")
         lines.append("")
     return "\n".join(lines)
 

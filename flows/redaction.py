@@ -10,17 +10,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from alerts import render_markdown
 from alerts.errors import MASK, redact, url_secrets
-from alerts.render_digest import md_label
 from newswatch.config import Settings
 
-# Every ASCII punctuation character CommonMark lets a backslash escape.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
 _SECRET_QUERY = re.compile(
     r"(?i)([?&](?:[^=&#\s]*(?:token|key|secret|password|passwd|pwd|sig|signature|auth)"
     r"[^=&#\s]*)=)[^&#\s]*"
@@ -53,36 +50,6 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     return _SECRET_QUERY.sub(rf"\g<1>{MASK}", text)
 
 
-def md_text(text: str) -> str:
-    """Page-derived text as inert Markdown: no links, emphasis, HTML or line breaks."""
-    text = " ".join(text.split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def md_url(url: str) -> str | None:
-    """An http(s) URL safe inside `[..](here)`, or None for anything else."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        return None
-    safe = "/?&=%#:@!$'*+,;~-._"
-    return urlunsplit(
-        (
-            parts.scheme.lower(),
-            parts.netloc,
-            quote(parts.path, safe=safe),
-            quote(parts.query, safe=safe),
-            quote(parts.fragment, safe=safe),
-        )
-    )
-
-
 def md_link(text: str, url: str, secrets: Iterable[str] = ()) -> str:
-    """`[text](url)` with an inert label and a checked URL, else the escaped text alone."""
-    target = md_url(scrub(url, secrets))
-    if target is None:
-        return md_text(scrub(text, secrets)) or "(untitled)"
-    return f"[{md_label(scrub(text, secrets)) or '(untitled)'}]({target})"
+    """`alerts.render_markdown.md_link` of the scrubbed text and URL."""
+    return render_markdown.md_link(scrub(text, secrets), scrub(url, secrets))

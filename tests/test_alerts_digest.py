@@ -111,6 +111,9 @@ def test_digest_renders_page_strings_inert_everywhere() -> None:
     markdown = digest_markdown(digest)
     assert "<script" not in markdown and "<!channel" not in markdown
     assert "\\[" not in markdown.split("](")[0] or "&lt;" in markdown
+    # Outside link labels (where links cannot nest), a bare URL is escaped: no autolink.
+    outside_links = re.sub(r"\[[^\]]*\]\([^)]*\)", "", markdown)
+    assert "http://evil" not in outside_links and "<http" not in outside_links
     mail = build_digest_email(
         EmailChannel(name="m", host="localhost", sender="a@b.org", recipients=["c@d.org"]),
         digest,

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from alerts.render_markdown import md_escape as md_text
+from alerts.render_markdown import md_url
 from flows.artifacts import new_stories_markdown, summary_rows, warning_line
 from flows.pipeline import RunSummary, SourceOutcome
-from flows.redaction import md_link, md_text, md_url, scrub, settings_secrets
+from flows.redaction import md_link, scrub, settings_secrets
 from newswatch.config import load_settings
 from storage.models import Alert, Article, MatchRow
 
