@@ -57,10 +57,10 @@ from extractors.links import LinkDiscoveryError, discover_links, parse_sitemap
 from flows.jobs import ExtractResult, Prepared, prepare
 from newswatch.config import HttpConfig, Settings, SourceConfig
 from newswatch.models import Article, Link, Match, Page
-from storage import repo
+from storage import repo, story_rows
 from storage.db import Database
 from storage.models import Source as SourceRow
-from storage.models import Story as StoryRow
+from storage.story_rows import StoryState
 
 # "skipped": still backing off after earlier failures, not polled in this run.
 SourceStatus = Literal["ok", "not_modified", "failed", "skipped"]
@@ -476,8 +476,8 @@ def _place(
         # statistics, the indexes or the storyline's centroid.
         article_id = insert(original.story_id)
         clock.lap("store")
-        story = repo.add_to_story(
-            session, None, original.story_id, watches=watches, seen_at=seen_at
+        story = story_rows.add_to_story(
+            session, original.story_id, watches=watches, seen_at=seen_at
         )
         clock.lap("dedup")
         placement = _finish(
@@ -513,17 +513,16 @@ def _place(
                 for c in repo.storyline_candidates(session, line_terms, STORYLINES_PER_TERM)
             ),
         )
-        story_id = repo.open_story(
+        story_id = story_rows.open_story(
             session, article.title, seen_at, storyline[0] if storyline else None
-        ).id
+        )
         new, fresh_line = True, storyline is None
     clock.lap("dedup")
     article_id = insert(story_id)
     repo.index_article_terms(session, article_id, key_terms, seen_at)
     clock.lap("store")
-    story = repo.add_to_story(
+    story = story_rows.add_to_story(
         session,
-        None,
         story_id,
         watches=watches,
         seen_at=seen_at,
@@ -584,7 +583,7 @@ def _finish(
     session: Session,
     context: StoryContext,
     article_id: int,
-    story: StoryRow,
+    story: StoryState,
     matches: Sequence[Match],
     now: datetime,
     *,
@@ -595,7 +594,7 @@ def _finish(
     """`alone`: the story's storyline was opened for it in this transaction, so it has no
     earlier stories (no query needed)."""
     earlier = (
-        repo.earlier_story_ids(session, story.storyline_id, story.id)
+        story_rows.earlier_story_ids(session, story.storyline_id, story.id, story.first_seen_at)
         if story.storyline_id is not None and not alone
         else []
     )
@@ -607,7 +606,7 @@ def _finish(
     )
     alert_id = None
     if kind is not None:
-        alert_id = repo.queue_alert(
+        alert_id = story_rows.queue_alert(
             session,
             story_id=story.id,
             article_id=article_id,
@@ -671,7 +670,7 @@ def _refetched(
     kind = decide_update_alert(matches, change)
     if kind is None or stored.story_id is None:
         return replace(placement, duplicate=False, updated=True, matched=bool(matches))
-    alert_id = repo.queue_alert(
+    alert_id = story_rows.queue_alert(
         session,
         story_id=stored.story_id,
         article_id=stored.id,

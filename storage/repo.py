@@ -21,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import insert as core_insert
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from newswatch.models import Article as ArticleData
 from newswatch.models import Match
@@ -39,6 +39,7 @@ from storage.models import (
     StorylineTerm,
     TermStat,
 )
+from storage.story_rows import add_to_story, earlier_story_ids, open_story, queue_alert
 
 # --- sources -------------------------------------------------------------------------------
 
@@ -645,118 +646,6 @@ def _match_row(match: Match) -> MatchRow:
     return MatchRow(**_match_columns(match))
 
 
-def open_story(
-    session: Session, headline: str, seen_at: datetime, storyline_id: int | None
-) -> Story:
-    """A new story, in the given storyline or in a new one of its own."""
-    if storyline_id is None:
-        storyline = Storyline(
-            headline=headline,
-            watches=[],
-            first_seen_at=seen_at,
-            last_seen_at=seen_at,
-            story_count=0,
-            centroid={},
-        )
-        session.add(storyline)
-    else:
-        storyline = session.get_one(Storyline, storyline_id)
-    storyline.story_count += 1
-    story = Story(
-        headline=headline,
-        watches=[],
-        first_seen_at=seen_at,
-        last_seen_at=seen_at,
-        article_count=0,
-        storyline=storyline,
-    )
-    session.add(story)
-    session.flush()
-    return story
-
-
-def add_to_story(
-    session: Session,
-    article: Article | None,
-    story_id: int,
-    *,
-    watches: Sequence[str],
-    seen_at: datetime,
-    centroid: Callable[[dict[str, float]], dict[str, float]] | None = None,
-) -> Story:
-    """Put an article in a story: counts, times and watches of the story and its storyline;
-    `centroid`, when given, maps the storyline's centroid to its new value. `article` None:
-    the article row was inserted with its story_id already."""
-    # The storyline in the same query (a second round trip otherwise).
-    story = session.get_one(Story, story_id, options=[joinedload(Story.storyline)])
-    if article is not None:
-        article.story_id = story.id
-    story.article_count += 1
-    story.first_seen_at = min(story.first_seen_at, seen_at)
-    story.last_seen_at = max(story.last_seen_at, seen_at)
-    story.watches = sorted(set(story.watches) | set(watches))
-    if story.storyline_id is not None:
-        line = session.get_one(Storyline, story.storyline_id)
-        line.first_seen_at = min(line.first_seen_at, seen_at)
-        line.last_seen_at = max(line.last_seen_at, seen_at)
-        line.watches = sorted(set(line.watches) | set(watches))
-        if centroid is not None:
-            line.centroid = centroid(dict(line.centroid or {}))
-    session.flush()
-    return story
-
-
-def earlier_story_ids(session: Session, storyline_id: int, story_id: int) -> list[int]:
-    """The storyline's stories first seen before this one, most recent first."""
-    story = session.get_one(Story, story_id)
-    return list(
-        session.scalars(
-            select(Story.id)
-            .where(
-                Story.storyline_id == storyline_id,
-                Story.id != story_id,
-                or_(
-                    Story.first_seen_at < story.first_seen_at,
-                    (Story.first_seen_at == story.first_seen_at) & (Story.id < story_id),
-                ),
-            )
-            .order_by(Story.first_seen_at.desc(), Story.id.desc())
-        )
-    )
-
-
-def queue_alert(
-    session: Session,
-    *,
-    story_id: int,
-    article_id: int,
-    kind: str,
-    watches: Sequence[str],
-    dedup_key: str,
-    channels: Iterable[str],
-    now: datetime,
-) -> int:
-    """An alert and one delivery per channel, in the caller's transaction (the outbox): an
-    alert is never stored without its deliveries, nor sent without being stored."""
-    alert = Alert(
-        story_id=story_id,
-        article_id=article_id,
-        kind=kind,
-        watches=list(watches),
-        dedup_key=dedup_key,
-        created_at=now,
-    )
-    session.add(alert)
-    session.flush()
-    for channel in channels:
-        session.add(Delivery(alert_id=alert.id, channel=channel, next_attempt_at=now))
-    story = session.get_one(Story, story_id)
-    if story.alerted_at is None:
-        story.alerted_at = now
-    session.flush()
-    return alert.id
-
-
 def update_article_text(
     session: Session,
     article_id: int,
@@ -816,9 +705,11 @@ def store_article(
     watches = [m.watch for m in matches]
     story_id = duplicate_of.story_id if duplicate_of else None
     if story_id is None and alert_kind is not None:
-        story_id = open_story(session, article.title, seen_at, None).id
+        story_id = open_story(session, article.title, seen_at, None)
     if story_id is not None:
-        add_to_story(session, row, story_id, watches=watches, seen_at=seen_at)
+        row.story_id = story_id
+        session.flush()
+        add_to_story(session, story_id, watches=watches, seen_at=seen_at)
     alert_id: int | None = None
     if alert_kind is not None and story_id is not None:
         alert_id = queue_alert(
@@ -937,7 +828,7 @@ def previous_stories(session: Session, story_id: int, limit: int = 10) -> list[S
     story = session.get_one(Story, story_id)
     if story.storyline_id is None:
         return []
-    ids = earlier_story_ids(session, story.storyline_id, story_id)[:limit]
+    ids = earlier_story_ids(session, story.storyline_id, story_id, story.first_seen_at)[:limit]
     by_id = {s.id: s for s in session.scalars(select(Story).where(Story.id.in_(ids)))}
     return _summaries(session, [by_id[i] for i in ids if i in by_id])
 

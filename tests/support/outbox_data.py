@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from newswatch.models import Article, Evidence, Match
-from storage import repo
+from storage import repo, story_rows
 from storage.db import Database
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -123,10 +123,12 @@ def add_article(
         )
         new_story = story_id is None
         if story_id is None:
-            story_id = repo.open_story(session, title, now, None).id
-        repo.add_to_story(session, row, story_id, watches=[watch], seen_at=now)
+            story_id = story_rows.open_story(session, title, now, None)
+        row.story_id = story_id
+        session.flush()
+        story_rows.add_to_story(session, story_id, watches=[watch], seen_at=now)
         if new_story:
-            repo.queue_alert(
+            story_rows.queue_alert(
                 session,
                 story_id=story_id,
                 article_id=row.id,
