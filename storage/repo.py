@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import (
-    CursorResult,
     Table,
     TextualSelect,
     bindparam,
@@ -242,22 +241,31 @@ class StoredText:
     story_id: int | None
 
 
+_articles = cast(Table, Article.__table__)
+# Statements run for every stored article are built once (see storage.story_rows: built
+# per call, building them and their cache keys cost more than running them).
+_STORED_TEXT = select(
+    _articles.c.id,
+    _articles.c.text,
+    _articles.c.text_hash,
+    _articles.c.fingerprint,
+    _articles.c.story_id,
+).where(_articles.c.canonical_url == bindparam("b_url"))
+_BY_TEXT_HASH = (
+    select(_articles.c.id, _articles.c.fingerprint, _articles.c.story_id)
+    .where(_articles.c.text_hash == bindparam("b_hash"))
+    .order_by(_articles.c.id)
+    .limit(1)
+)
+
+
 def stored_text(session: Session, canonical_url: str) -> StoredText | None:
-    row = session.execute(
-        select(
-            Article.id, Article.text, Article.text_hash, Article.fingerprint, Article.story_id
-        ).where(Article.canonical_url == canonical_url)
-    ).first()
+    row = session.connection().execute(_STORED_TEXT, {"b_url": canonical_url}).first()
     return StoredText(*row) if row else None
 
 
 def article_by_text_hash(session: Session, text_hash: str) -> Fingerprinted | None:
-    row = session.execute(
-        select(Article.id, Article.fingerprint, Article.story_id)
-        .where(Article.text_hash == text_hash)
-        .order_by(Article.id)
-        .limit(1)
-    ).first()
+    row = session.connection().execute(_BY_TEXT_HASH, {"b_hash": text_hash}).first()
     return Fingerprinted(*row) if row else None
 
 
@@ -268,10 +276,15 @@ def term_frequencies(session: Session, terms: Iterable[str]) -> tuple[int, dict[
     """(number of documents counted, document frequency of each of the terms known)."""
     wanted = sorted(set(terms) | {DOCUMENTS_TERM})
     found: dict[str, int] = {}
+    connection = session.connection()
     for chunk in _chunks(wanted, 500):
-        rows = session.execute(select(TermStat.term, TermStat.df).where(TermStat.term.in_(chunk)))
-        found.update((term, df) for term, df in rows)
+        found.update((t, df) for t, df in connection.execute(_TERM_FREQUENCIES, {"b_terms": chunk}))
     return found.pop(DOCUMENTS_TERM, 0), found
+
+
+_TERM_FREQUENCIES = select(TermStat.__table__.c.term, TermStat.__table__.c.df).where(
+    TermStat.__table__.c.term.in_(bindparam("b_terms", expanding=True))
+)
 
 
 def count_document(session: Session, terms: Iterable[str]) -> None:
@@ -375,42 +388,19 @@ def event_candidates(
     more than the rest of the lookup)."""
     if not terms:
         return []
-    shared = func.count(ArticleTerm.id).label("shared")
-    ranked = session.execute(
-        select(ArticleTerm.article_id, shared)
-        .where(
-            ArticleTerm.term.in_(list(terms)),
-            ArticleTerm.seen_at >= start,
-            ArticleTerm.seen_at <= end,
-        )
-        .group_by(ArticleTerm.article_id)
-        .order_by(shared.desc(), ArticleTerm.article_id.desc())
-        .limit(limit)
-    ).all()
-    ids = [article_id for article_id, _ in ranked]
-    if not ids:
-        return []
-    rows = session.execute(
-        select(
-            Article.id,
-            Article.story_id,
-            Article.event_at,
-            Article.fingerprint,
-            Article.text_hash,
-            Article.title,
-        ).where(Article.id.in_(ids))
+    connection = session.connection()
+    rows = connection.execute(
+        _EVENT_CANDIDATES,
+        {"b_terms": list(terms), "b_start": start, "b_end": end, "b_limit": limit},
     ).all()
     wanted = [
         row.id for row in rows if known is None or not known(row.id, (row.text_hash, row.title))
     ]
     features: dict[int, dict[str, Any]] = {}
     if wanted:
-        rows_features = session.execute(
-            select(Article.id, Article.features).where(Article.id.in_(wanted))
-        )
-        features = {article_id: data for article_id, data in rows_features}
-    by_id = {
-        row.id: EventCandidateRow(
+        features = {i: f for i, f in connection.execute(_FEATURES, {"b_ids": wanted})}
+    return [
+        EventCandidateRow(
             row.id,
             row.story_id,
             row.event_at or start,
@@ -419,8 +409,39 @@ def event_candidates(
             (row.text_hash, row.title),
         )
         for row in rows
-    }
-    return [by_id[i] for i in ids if i in by_id]
+    ]
+
+
+_terms_table = cast(Table, ArticleTerm.__table__)
+_shared = func.count(_terms_table.c.id).label("shared")
+_ranked = (
+    select(_terms_table.c.article_id, _shared)
+    .where(
+        _terms_table.c.term.in_(bindparam("b_terms", expanding=True)),
+        _terms_table.c.seen_at >= bindparam("b_start"),
+        _terms_table.c.seen_at <= bindparam("b_end"),
+    )
+    .group_by(_terms_table.c.article_id)
+    .order_by(_shared.desc(), _terms_table.c.article_id.desc())
+    .limit(bindparam("b_limit"))
+    .subquery()
+)
+# The ranked postings and their articles' columns in one round trip, best first.
+_EVENT_CANDIDATES = (
+    select(
+        _articles.c.id,
+        _articles.c.story_id,
+        _articles.c.event_at,
+        _articles.c.fingerprint,
+        _articles.c.text_hash,
+        _articles.c.title,
+    )
+    .join_from(_ranked, _articles, _articles.c.id == _ranked.c.article_id)
+    .order_by(_ranked.c.shared.desc(), _ranked.c.article_id.desc())
+)
+_FEATURES = select(_articles.c.id, _articles.c.features).where(
+    _articles.c.id.in_(bindparam("b_ids", expanding=True))
+)
 
 
 def index_article_terms(
@@ -429,7 +450,10 @@ def index_article_terms(
     rows = [{"term": t, "article_id": article_id, "seen_at": seen_at} for t in terms]
     if rows:
         # Core executemany: as ORM objects, each row cost a unit-of-work entry at the flush.
-        session.execute(core_insert(cast(Table, ArticleTerm.__table__)), rows)
+        session.connection().execute(_INSERT_ARTICLE_TERM, rows)
+
+
+_INSERT_ARTICLE_TERM = core_insert(_terms_table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,17 +478,19 @@ def storyline_candidates(
     ids = dict.fromkeys(session.scalars(_storyline_ranges(len(unique)), params))
     if not ids:
         return []
-    rows = session.execute(
-        select(Storyline.id, Storyline.centroid, Storyline.watches).where(
-            Storyline.id.in_(list(ids))
-        )
-    ).all()
+    rows = session.connection().execute(_STORYLINE_ROWS, {"b_ids": list(ids)}).all()
     return [
         StorylineCandidateRow(
             row.id, {str(k): float(v) for k, v in (row.centroid or {}).items()}, list(row.watches)
         )
         for row in rows
     ]
+
+
+_storylines = cast(Table, Storyline.__table__)
+_STORYLINE_ROWS = select(_storylines.c.id, _storylines.c.centroid, _storylines.c.watches).where(
+    _storylines.c.id.in_(bindparam("b_ids", expanding=True))
+)
 
 
 @functools.lru_cache(maxsize=32)
@@ -580,19 +606,19 @@ def insert_article_row(
         event_at=event_at,
         now=now,
     ) | {"story_id": story_id, "updated_at": None}
-    result = cast(
-        "CursorResult[Any]", session.execute(core_insert(cast(Table, Article.__table__)), row)
-    )
+    connection = session.connection()
+    result = connection.execute(_INSERT_ARTICLE, row)
     key = result.inserted_primary_key
     if key is None:  # pragma: no cover - every dialect newswatch supports returns it
         raise RuntimeError("the database returned no id for the inserted article")
     article_id = int(key[0])
     if matches:
-        session.execute(
-            core_insert(cast(Table, MatchRow.__table__)),
-            [_match_values(article_id, match) for match in matches],
-        )
+        connection.execute(_INSERT_MATCH, [_match_values(article_id, match) for match in matches])
     return article_id
+
+
+_INSERT_ARTICLE = core_insert(_articles)
+_INSERT_MATCH = core_insert(cast(Table, MatchRow.__table__))
 
 
 def _article_values(
