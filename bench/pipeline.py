@@ -99,30 +99,31 @@ class ProcessSampler:
                 self.peak, self.peak_by_process = total, by_process
 
     def _walk(self) -> dict[str, float]:
-        parents: dict[int, list[int]] = {}
-        stats: dict[int, list[str]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-                stats[int(entry)] = fields
-                parents.setdefault(int(fields[1]), []).append(int(entry))
+        # Descendants through /proc/PID/task/TID/children: reading the stat file of every
+        # process on the machine five times a second cost the flow's process ~0.4 ms of CPU
+        # per article, counted as the pipeline's.
         by_process: dict[str, float] = {}
         todo = [os.getpid()]
         while todo:
             pid = todo.pop()
-            todo.extend(parents.get(pid, []))
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                todo.extend(_children(pid))
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
                 role = _role(pid, argv, self.exclude)
-                fields = stats[pid]
                 self._ticks[pid] = (role, int(fields[11]) + int(fields[12]))  # utime + stime
                 if pid in self.exclude:
                     continue
                 rss_kb = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
                 by_process[f"{pid} {role}"] = rss_kb / 1024
         return by_process
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        children += map(int, Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+    return children
 
 
 def _role(pid: int, argv: str, exclude: set[int]) -> str:

@@ -96,11 +96,16 @@ def simhash(text: str) -> int:
     not); the fingerprint keeps the bits with a positive total. A text shorter than three words
     uses its words as features; an empty text hashes to 0.
     """
-    shingles = _shingles(text)
-    if not shingles:
+    words = normalise_text(fingerprint_body(text)).encode("utf-8").split()
+    if len(words) < SHINGLE_WORDS:
+        features = words  # what `_shingles` gives, encoded
+    else:
+        # `_shingles`, encoded, built in C: the normalised text is words and single spaces.
+        features = list(map(b" ".join, zip(words, words[1:], words[2:], strict=False)))
+    if not features:
         return 0
-    digests = b"".join(_feature_digest(s) for s in shingles)
-    n = len(shingles)
+    digests = b"".join([hashlib.blake2b(f, digest_size=8).digest() for f in features])
+    n = len(features)
     fingerprint = 0
     for j in range(8):  # byte j of a big-endian digest holds bits 8*(7-j) .. 8*(7-j)+7
         column = digests[j::8]

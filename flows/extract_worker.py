@@ -118,18 +118,22 @@ class ExtractPool:
             self._pool = None
 
     async def extract(self, jobs: Sequence[PageJob]) -> list[ExtractResult]:
-        if self._pool is not None:
+        pool = self._pool  # several batches may be in the pool at once
+        if pool is not None:
             loop = asyncio.get_running_loop()
             chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
             try:
                 done = await asyncio.gather(
-                    *(loop.run_in_executor(self._pool, _extract_chunk, c) for c in chunks)
+                    *(loop.run_in_executor(pool, _extract_chunk, c) for c in chunks)
                 )
                 return [result for chunk in done for result in chunk]
             except (BrokenProcessPool, RuntimeError) as exc:
-                self.fallback_reason = f"extraction pool unavailable ({exc}); extracting in-process"
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+                if self._pool is pool:
+                    self.fallback_reason = (
+                        f"extraction pool unavailable ({exc}); extracting in-process"
+                    )
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = None
         if self._local is None:
             self._local = compile_watches(self.specs)
         watches = self._local

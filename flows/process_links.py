@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -20,9 +20,13 @@ from flows.stream import LinkJob, PageStream
 from flows.timings import StageTimer
 from newswatch.config import Settings
 
-# Pages per batch: a store call (and a commit) per batch, and at most three batches of pages
-# in memory at once (one fetched ahead, one being fetched, one being extracted).
+# Pages fetched per batch; at most four batches of pages are in memory at once (one being
+# fetched, one fetched ahead, two queued or being extracted in the workers).
 BATCH_SIZE = 50
+
+# Articles per store call (a Prefect task run and a commit): extracted articles are small
+# beside their pages, and each task run costs Prefect's API server ~40 ms of CPU.
+STORE_SIZE = 200
 
 # Up to this many pages, extraction in the flow's own process beats starting a pool.
 POOL_MIN_PAGES = 12
@@ -47,8 +51,9 @@ async def process_links(
     progress: ProgressHook,
     warn: Callable[[str], None],
 ) -> dict[str, dict[str, int]]:
-    """Fetch, extract and store the new links, batch by batch, the three overlapping: while
-    the workers extract batch k, batch k-1 is stored (in a thread) and batch k+1 fetched.
+    """Fetch, extract and store the new links, the three overlapping: batch k+1 is fetched
+    while the workers extract batch k (with batch k+1 queued behind it, so no worker waits
+    between batches) and the articles extracted before are stored, in a thread.
     Returns the stored counts per source."""
     links = [LinkJob(o.name, url) for o in outcomes for url in o.links_to_fetch]
     if not links:
@@ -59,7 +64,10 @@ async def process_links(
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     done = 0
     workers = settings.pipeline.extract_workers if len(links) >= POOL_MIN_PAGES else 1
-    storing: tuple[asyncio.Task[BatchResult], int] | None = None  # the batch, its links
+    extracting: deque[tuple[asyncio.Task[list[ExtractResult]], list[FetchFailure]]] = deque()
+    results: list[ExtractResult] = []  # extracted, waiting to be stored
+    failures: list[FetchFailure] = []  # fetch failures, recorded with them
+    storing: tuple[asyncio.Task[BatchResult], int] | None = None  # the store call, its links
 
     async def finish_store() -> None:
         nonlocal done, storing
@@ -74,25 +82,46 @@ async def process_links(
         done += size
         await progress(done, len(links))
 
+    async def collect(up_to: int) -> None:
+        """Take extraction results until `up_to` batches are left in the pool; store them
+        once there are STORE_SIZE (and what is left at the end)."""
+        nonlocal results, failures, storing
+        while len(extracting) > up_to:
+            task, batch_failures = extracting.popleft()
+            results += await task
+            failures += batch_failures
+            if len(results) + len(failures) >= STORE_SIZE or not extracting:
+                await finish_store()
+                storing = (
+                    asyncio.create_task(store(results, failures, context, term_memory)),
+                    len(results) + len(failures),
+                )
+                results, failures = [], []
+
     try:
         async with ExtractPool(workers, settings.watches) as pool:
             async for fetched in PageStream(fetcher, links, batch_size=BATCH_SIZE):
                 timer.add("fetch", fetched.seconds)
-                failures = [(link.source, link.url, reason) for link, reason in fetched.failures]
                 for link, reason in fetched.failures:
                     by_name[link.source].fetch_failures.append((link.url, reason))
                 for job in fetched.jobs:
                     by_name[job.source].fetched += 1
-                results = await pool.extract(fetched.jobs) if fetched.jobs else []
-                await finish_store()
-                storing = (
-                    asyncio.create_task(store(results, failures, context, term_memory)),
-                    len(fetched.jobs) + len(failures),
+                extracting.append(
+                    (
+                        asyncio.create_task(pool.extract(fetched.jobs)),
+                        [(link.source, link.url, reason) for link, reason in fetched.failures],
+                    )
                 )
+                await collect(up_to=1)
+            await collect(up_to=0)
             await finish_store()
             if pool.fallback_reason:
                 warn(pool.fallback_reason)
     finally:
+        for task, _ in extracting:  # left by an error: not waited for
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         if storing is not None:
             # An error left a batch being stored in a thread: let its transaction end before
             # the database is disposed of. The error itself is the one to report.

@@ -21,6 +21,7 @@ from classifiers.fingerprint import (
     text_hash,
     to_signed64,
 )
+from newswatch.newsroom import load_sample_articles
 
 DEV_SET = Path(__file__).parents[1].parent / "shared" / "eval" / "classification" / "dev.jsonl"
 
@@ -179,3 +180,24 @@ def test_default_distance_on_dev_texts() -> None:
         hamming(h, simhash(BYLINE + a + BOILERPLATE)) for a, h in zip(articles, hashes, strict=True)
     ]
     assert sum(d <= DEFAULT_MAX_DISTANCE for d in copies) / len(copies) >= 0.95
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "one",
+        "two words",
+        "exactly three words",
+        "Zoë Brontë’s café — naïve “quotes”, 2,400 tonnes; 東京 株式 会社 报道",
+        "again\u00a0and\u2003again\x1cand\tagain",
+        "Line one has enough words to be kept in the body.\nBy Staff\nLine two, also long enough.",
+    ],
+)
+def test_fast_simhash_equals_the_reference_on_unicode_and_short_texts(text: str) -> None:
+    assert simhash(text) == simhash_reference(text)
+
+
+def test_fast_simhash_equals_the_reference_on_the_sample_articles() -> None:
+    for article in load_sample_articles():
+        assert simhash(article.text) == simhash_reference(article.text)

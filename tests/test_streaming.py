@@ -4,6 +4,7 @@ store's term-frequency cache and bulk link records."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime
 from typing import cast
 
@@ -11,9 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from extractors.http import Fetcher, FetchError
+from flows import process_links as process_links_module
 from flows.extract_worker import ExtractPool
 from flows.jobs import ExtractResult, PageJob
+from flows.pipeline import BatchResult, SourceOutcome, StoryContext
+from flows.process_links import FetchFailure, process_links
 from flows.stream import FetchedBatch, LinkJob, PageStream
+from flows.timings import StageTimer
 from newswatch.config import load_settings
 from newswatch.models import Page
 from newswatch.newsroom import load_sample_articles
@@ -193,3 +198,68 @@ def test_record_links_inserts_and_counts_attempts(db: Database) -> None:
     assert links[f"{BASE}/a"].attempts == 2 and links[f"{BASE}/a"].outcome == "stored"
     assert links[f"{BASE}/a"].error is None
     assert links[f"{BASE}/b"].attempts == 1 and links[f"{BASE}/b"].error == "HTTP 404"
+
+
+class PagesFetcher(FakeFetcher):
+    """Answers with real article pages of the sample newsroom (and 404 for "broken")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages = [
+            render_article_page(a, base_url=BASE).encode() for a in load_sample_articles()[:3]
+        ]
+
+    async def get(self, url: str) -> Page:
+        await super().get(url)  # records the request; raises for "broken"
+        content = self.pages[int(url.rsplit("/", 1)[1]) % len(self.pages)]
+        return Page(url=url, final_url=url, status=200, content=content, content_type="text/html")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_process_links_stores_every_link_once_in_store_sized_calls(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(process_links_module, "BATCH_SIZE", 4)
+    monkeypatch.setattr(process_links_module, "STORE_SIZE", 9)
+    monkeypatch.setattr(process_links_module, "POOL_MIN_PAGES", 1)
+    urls = [f"{BASE}/a/{n}" for n in range(23)] + [f"{BASE}/broken/{n}" for n in range(3)]
+    outcome = SourceOutcome(name="room", status="ok", links_to_fetch=urls)
+    settings = load_settings(None).model_copy(deep=True)
+    settings.pipeline.extract_workers = workers
+    calls: list[tuple[list[str], list[str]]] = []  # (extracted links, failed links) per call
+    progress: list[tuple[int, int]] = []
+
+    async def store(
+        results: list[ExtractResult],
+        failures: list[FetchFailure],
+        context: StoryContext,
+        term_memory: dict[str, int],
+    ) -> BatchResult:
+        assert all(r.article is not None for r in results)
+        calls.append(([r.job.link for r in results], [link for _, link, _ in failures]))
+        return BatchResult({"room": {"stored": len(results)}}, [])
+
+    async def on_progress(done: int, total: int) -> None:
+        progress.append((done, total))
+
+    counts = asyncio.run(
+        process_links(
+            [outcome],
+            cast(Fetcher, PagesFetcher()),
+            settings,
+            store,
+            StageTimer(),
+            on_progress,
+            pytest.fail,
+        )
+    )
+    stored = [link for links, _ in calls for link in links]
+    failed = [link for _, links in calls for link in links]
+    assert sorted(stored) == sorted(urls[:23]) and sorted(failed) == sorted(urls[23:])
+    sizes = [len(a) + len(b) for a, b in calls]
+    # Every call but the last holds at least STORE_SIZE links, and less than a batch more.
+    assert all(9 <= size < 9 + 4 for size in sizes[:-1]) and 0 < sizes[-1] < 9 + 4
+    assert [done for done, _ in progress] == list(itertools.accumulate(sizes))
+    assert progress[-1] == (26, 26)
+    assert counts == {"room": {"stored": 23}}
+    assert outcome.fetched == 23 and len(outcome.fetch_failures) == 3
