@@ -60,6 +60,9 @@ _STOPWORD_TEXT = """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 _WORD = re.compile(r"[^\W\d_][\w]*(?:['’\-][^\W_]+)*|\d[\d,.]*\d|\d", re.UNICODE)
+# A word and the sentence stop right after it, if any (the lookahead consumes nothing, so the
+# words found are `_WORD`'s).
+_WORD_AND_STOP = re.compile(rf"({_WORD.pattern})(?=([.!?]?))", re.UNICODE)
 # Some pages lead with a date line ("date 2019-08-27 ..."): metadata, not the story.
 _DATE_PREFIX = re.compile(r"^\s*date \d{4}-\d{2}(?:-\d{2})?\s*", re.IGNORECASE)
 MIN_TITLE_WORDS = 4
@@ -169,18 +172,17 @@ def extract_features(title: str, text: str) -> EventFeatures:
     seen = 0
     for line in body_lines(text):
         sentence_start = True
-        for match in _WORD.finditer(line):  # `_words`, inlined: this loop is per word
-            word = match.group()
+        # `_words`, inlined and matched in C: this loop runs for every word of every article.
+        for word, stop in _WORD_AND_STOP.findall(line):
             seen += 1
-            term = normalise_term(word)
-            if _keep(term):
+            term = _kept_term(word)
+            if term is not None:
                 text_terms[term] += 1
                 if seen <= LEAD_WORDS:
                     lead_terms[term] += 1
                 if term not in entities and _is_entity_like(word, sentence_start):
                     entities.add(term)
-            end = match.end()
-            sentence_start = line[end : end + 1] in (".", "!", "?")
+            sentence_start = stop != ""
     top = dict(sorted(text_terms.items(), key=lambda kv: -kv[1])[:MAX_TEXT_TERMS])
     return EventFeatures(
         text_terms=top,
@@ -190,6 +192,13 @@ def extract_features(title: str, text: str) -> EventFeatures:
 
 
 MAX_TERM_CHARS = 40  # longer "words" are URLs, hashes or glued text: no use as features
+
+
+@functools.lru_cache(maxsize=_WORD_CACHE)
+def _kept_term(word: str) -> str | None:
+    """The word's term, or None if it is not kept."""
+    term = normalise_term(word)
+    return term if _keep(term) else None
 
 
 def _keep(term: str) -> bool:
