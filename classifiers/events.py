@@ -165,10 +165,10 @@ def extract_features(title: str, text: str) -> EventFeatures:
     lead_terms: Counter[str] = Counter()
     entities: set[str] = set()
     for word, _ in _words(title):
-        term = normalise_term(word)
-        if _keep(term):
-            lead_terms[term] += 1
-            text_terms[term] += 1
+        title_term = _kept_term(word)
+        if title_term is not None:
+            lead_terms[title_term] += 1
+            text_terms[title_term] += 1
     seen = 0
     for line in body_lines(text):
         sentence_start = True
