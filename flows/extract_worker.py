@@ -3,24 +3,28 @@
 Extraction is CPU-bound, so it runs in worker processes (both cores). Each worker also does
 the per-article work that needs only the text — hashes, SimHash, event features and the
 watches' scores — so the flow's own process is left with I/O and the database. The pool is
-started once per run (a spawned worker costs a second or two to import trafilatura), not
-once per batch.
+started once per run, not once per batch.
 
-No Prefect here: spawned workers import this module, and importing Prefect costs seconds
-and tens of megabytes in each.
+Workers are spawned without the parent's entry script: a spawned child imports the parent's
+`__main__` before anything else, which is the newswatch CLI under `newswatch run` and
+Prefect's CLI or engine under a deployment (seconds and 70-150 MB per worker, for nothing;
+and a script without a `__main__` guard would start workers recursively). No Prefect here,
+nor database or alerting code, for the same reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import replace
-from multiprocessing import get_context
-from types import TracebackType
-from typing import Self
+from multiprocessing.context import SpawnContext, SpawnProcess
+from types import ModuleType, TracebackType
+from typing import Any, Self
 
 from classifiers.watches import Watch, WatchSpec, compile_watch
 from flows.jobs import ExtractResult, PageJob, prepare
@@ -79,12 +83,36 @@ def _without_page(result: ExtractResult) -> ExtractResult:
     return replace(result, job=replace(result.job, page=page))
 
 
+@contextmanager
+def _entry_script_hidden() -> Iterator[None]:
+    """The parent's `__main__` replaced by an empty module while a worker starts: spawn tells
+    the child to import `__main__`'s module or file first, and this one names neither. (Other
+    threads could see the empty module for the few milliseconds a start takes; nothing of
+    newswatch or Prefect reads `__main__`.)"""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+class _WorkerProcess(SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        with _entry_script_hidden():
+            return SpawnProcess._Popen(process_obj)
+
+
+class _WorkerContext(SpawnContext):
+    Process = _WorkerProcess
+
+
 class ExtractPool:
     """`async with ExtractPool(workers, watch_specs) as pool: await pool.extract(jobs)`.
 
-    With fewer than two workers, or if worker processes cannot start (a script without a
-    `__main__` guard cannot spawn them), pages are extracted in a thread of this process:
-    slower beats no run at all.
+    With fewer than two workers, or if worker processes cannot start, pages are extracted in
+    a thread of this process: slower beats no run at all.
     """
 
     def __init__(self, workers: int, specs: Mapping[str, WatchSpec]) -> None:
@@ -97,7 +125,7 @@ class ExtractPool:
         if self.workers >= 2:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=get_context("spawn"),
+                mp_context=_WorkerContext(),
                 initializer=_init,
                 initargs=(self.specs,),
             )

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -28,6 +32,7 @@ from storage.db import Database
 from storage.models import Link, TermStat
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[1]
 BASE = "http://127.0.0.1:8000"
 
 
@@ -263,3 +268,50 @@ def test_process_links_stores_every_link_once_in_store_sized_calls(
     assert progress[-1] == (26, 26)
     assert counts == {"room": {"stored": 23}}
     assert outcome.fetched == 23 and len(outcome.fetch_failures) == 3
+
+
+WORKER_PROBE = """
+import asyncio, os, sys
+from pathlib import Path
+
+Path(sys.argv[1]).open("a").write(f"{os.getpid()}\\n")  # once per import of this script
+
+from flows.extract_worker import ExtractPool
+from flows.jobs import PageJob
+from newswatch.config import load_settings
+from newswatch.models import Page
+from datetime import UTC, datetime
+
+# No `if __name__ == "__main__"` guard, on purpose: workers must not import this script.
+page = Page(url="http://127.0.0.1/a", final_url="http://127.0.0.1/a", status=200,
+            content=b"<html><body><article><p>" + b"Words of a story. " * 40
+            + b"</p></article></body></html>")
+
+
+async def main():
+    async with ExtractPool(2, load_settings(None).watches) as pool:
+        results = await pool.extract([PageJob("room", page.url, page, datetime.now(UTC))] * 4)
+        print(pool.fallback_reason, sum(r.article is not None for r in results))
+
+
+asyncio.run(main())
+"""
+
+
+def test_extraction_workers_do_not_import_the_entry_script(tmp_path: Path) -> None:
+    """Under `newswatch run` the entry script is the CLI, under a deployment Prefect's: a
+    worker importing it costs seconds and tens of megabytes, and a script without a
+    `__main__` guard would start workers recursively."""
+    script, marks = tmp_path / "probe.py", tmp_path / "imports.txt"
+    script.write_text(WORKER_PROBE)
+    done = subprocess.run(
+        [sys.executable, str(script), str(marks)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "4"]  # no fallback: the workers extracted
+    assert len(marks.read_text().split()) == 1  # the script ran in its own process only
