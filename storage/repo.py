@@ -1,4 +1,5 @@
-"""Repository functions: every SQL statement newswatch runs lives here."""
+"""Repository functions: the SQL newswatch runs lives here (and, for placing an article in
+its story, in storage.story_rows)."""
 
 from __future__ import annotations
 
