@@ -86,9 +86,9 @@ def _without_page(result: ExtractResult) -> ExtractResult:
 @contextmanager
 def _entry_script_hidden() -> Iterator[None]:
     """The parent's `__main__` replaced by an empty module while a worker starts: spawn tells
-    the child to import `__main__`'s module or file first, and this one names neither. (Other
-    threads could see the empty module for the few milliseconds a start takes; nothing of
-    newswatch or Prefect reads `__main__`.)"""
+    the child to import `__main__`'s module or file first, and this one names neither. Other
+    threads could see the empty module for the few milliseconds a start takes (the pool
+    starts its workers once, when it opens; nothing in newswatch reads `__main__`)."""
     main = sys.modules["__main__"]
     sys.modules["__main__"] = ModuleType("__main__")
     try:
