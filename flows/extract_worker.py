@@ -87,8 +87,8 @@ def _without_page(result: ExtractResult) -> ExtractResult:
 def _entry_script_hidden() -> Iterator[None]:
     """The parent's `__main__` replaced by an empty module while a worker starts: spawn tells
     the child to import `__main__`'s module or file first, and this one names neither. Other
-    threads could see the empty module for the few milliseconds a start takes (the pool
-    starts its workers once, when it opens; nothing in newswatch reads `__main__`)."""
+    threads could see the empty module for the few milliseconds each worker start takes
+    (one per worker per run; nothing in newswatch reads `__main__`)."""
     main = sys.modules["__main__"]
     sys.modules["__main__"] = ModuleType("__main__")
     try:
