@@ -80,7 +80,7 @@ _DATELINE = re.compile(
 
 # Terms repeat across articles: caching the word -> term and word -> marked mappings halves
 # extract_features' CPU (it runs for every fetched article). Bounded: a few MB per process.
-_WORD_CACHE = 1 << 14
+_WORD_CACHE = 1 << 12
 
 
 @functools.lru_cache(maxsize=_WORD_CACHE)
