@@ -458,7 +458,7 @@ def _place(
 
     def insert(story_id: int) -> int:
         """The article's row, in its story already (no UPDATE of it for the story)."""
-        return repo.insert_article_row(
+        return repo.insert_article(
             session,
             article,
             text_hash=digest,

@@ -559,81 +559,15 @@ def insert_article(
     fingerprint: int,
     matches: Sequence[Match],
     duplicate_of: Fingerprinted | None,
-    features: dict[str, Any] | None = None,
-    event_at: datetime | None = None,
-    now: datetime,
-) -> Article:
-    """The article row with its matches (not yet in a story)."""
-    row = Article(
-        **_article_values(
-            article,
-            text_hash=text_hash,
-            fingerprint=fingerprint,
-            duplicate_of=duplicate_of,
-            features=features or {},
-            event_at=event_at or article.published_at or article.fetched_at,
-            now=now,
-        )
-    )
-    session.add(row)
-    for match in matches:
-        row.matches.append(_match_row(match))
-    session.flush()
-    return row
-
-
-def insert_article_row(
-    session: Session,
-    article: ArticleData,
-    *,
-    text_hash: str,
-    fingerprint: int,
-    matches: Sequence[Match],
-    duplicate_of: Fingerprinted | None,
     features: dict[str, Any],
     event_at: datetime,
-    story_id: int,
+    story_id: int | None,
     now: datetime,
 ) -> int:
-    """`insert_article` in its story already, as Core inserts: the article's id, no ORM
-    object (its unit-of-work flush and a later UPDATE for the story cost more than the
-    inserts themselves)."""
-    row = _article_values(
-        article,
-        text_hash=text_hash,
-        fingerprint=fingerprint,
-        duplicate_of=duplicate_of,
-        features=features,
-        event_at=event_at,
-        now=now,
-    ) | {"story_id": story_id, "updated_at": None}
-    connection = session.connection()
-    result = connection.execute(_INSERT_ARTICLE, row)
-    key = result.inserted_primary_key
-    if key is None:  # pragma: no cover - every dialect newswatch supports returns it
-        raise RuntimeError("the database returned no id for the inserted article")
-    article_id = int(key[0])
-    if matches:
-        connection.execute(_INSERT_MATCH, [_match_values(article_id, match) for match in matches])
-    return article_id
-
-
-_INSERT_ARTICLE = core_insert(_articles)
-_INSERT_MATCH = core_insert(cast(Table, MatchRow.__table__))
-
-
-def _article_values(
-    article: ArticleData,
-    *,
-    text_hash: str,
-    fingerprint: int,
-    duplicate_of: Fingerprinted | None,
-    features: dict[str, Any],
-    event_at: datetime,
-    now: datetime,
-) -> dict[str, Any]:
-    """The columns of a new article row (the ORM and the Core insert paths share them)."""
-    return {
+    """The article's row, in its story already, and its matches, as Core inserts; its id.
+    (As an ORM object, its unit-of-work flush and a later UPDATE for the story cost more
+    than the inserts themselves.)"""
+    row = {
         "canonical_url": article.canonical_url,
         "url": article.url,
         "source": article.source,
@@ -651,7 +585,21 @@ def _article_values(
         "event_at": event_at,
         "features": features,
         "revisions": 0,
+        "story_id": story_id,
+        "updated_at": None,
     }
+    connection = session.connection()
+    key = connection.execute(_INSERT_ARTICLE, row).inserted_primary_key
+    if key is None:  # pragma: no cover - every dialect newswatch supports returns it
+        raise RuntimeError("the database returned no id for the inserted article")
+    article_id = int(key[0])
+    if matches:
+        connection.execute(_INSERT_MATCH, [_match_values(article_id, match) for match in matches])
+    return article_id
+
+
+_INSERT_ARTICLE = core_insert(_articles)
+_INSERT_MATCH = core_insert(cast(Table, MatchRow.__table__))
 
 
 def _match_values(article_id: int, match: Match) -> dict[str, Any]:
@@ -719,37 +667,38 @@ def store_article(
     """Store an article without story assignment features: a copy joins its original's
     story; an original that is to alert opens a story of its own. (The pipeline assigns
     stories with flows.pipeline; this is the plain path for tools and tests.)"""
-    row = insert_article(
+    seen_at = article.published_at or article.fetched_at
+    watches = [m.watch for m in matches]
+    story_id = duplicate_of.story_id if duplicate_of else None
+    if story_id is None and alert_kind is not None:
+        story_id = open_story(session, article.title, seen_at, None)
+    article_id = insert_article(
         session,
         article,
         text_hash=text_hash,
         fingerprint=fingerprint,
         matches=matches,
         duplicate_of=duplicate_of,
+        features={},
+        event_at=seen_at,
+        story_id=story_id,
         now=now,
     )
-    seen_at = row.event_at or now
-    watches = [m.watch for m in matches]
-    story_id = duplicate_of.story_id if duplicate_of else None
-    if story_id is None and alert_kind is not None:
-        story_id = open_story(session, article.title, seen_at, None)
     if story_id is not None:
-        row.story_id = story_id
-        session.flush()
         add_to_story(session, story_id, watches=watches, seen_at=seen_at)
     alert_id: int | None = None
     if alert_kind is not None and story_id is not None:
         alert_id = queue_alert(
             session,
             story_id=story_id,
-            article_id=row.id,
+            article_id=article_id,
             kind=alert_kind,
             watches=watches,
             dedup_key=f"{alert_kind}:{story_id}",
             channels=channels,
             now=now,
         )
-    return StoredArticle(article_id=row.id, story_id=story_id, alert_id=alert_id)
+    return StoredArticle(article_id=article_id, story_id=story_id, alert_id=alert_id)
 
 
 def list_articles(

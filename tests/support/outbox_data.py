@@ -112,30 +112,31 @@ def add_article(
     match = Match(watch, 7.0, 4.0, True, ("trade secrets",), (), "")
     with db.session() as session:
         duplicate = repo.Fingerprinted(copy_of, 0, story_id) if copy_of is not None else None
-        row = repo.insert_article(
+        new_story = story_id is None
+        if story_id is None:
+            story_id = story_rows.open_story(session, title, now, None)
+        article_id = repo.insert_article(
             session,
             article,
             text_hash=f"hash-{slug}",
             fingerprint=len(slug),
             matches=[match],
             duplicate_of=duplicate,
+            features={},
+            event_at=now - timedelta(hours=1),
+            story_id=story_id,
             now=now,
         )
-        new_story = story_id is None
-        if story_id is None:
-            story_id = story_rows.open_story(session, title, now, None)
-        row.story_id = story_id
-        session.flush()
         story_rows.add_to_story(session, story_id, watches=[watch], seen_at=now)
         if new_story:
             story_rows.queue_alert(
                 session,
                 story_id=story_id,
-                article_id=row.id,
+                article_id=article_id,
                 kind="new_story",
                 watches=[watch],
                 dedup_key=f"new_story:{story_id}",
                 channels=[],
                 now=now,
             )
-        return row.id, story_id
+        return article_id, story_id
