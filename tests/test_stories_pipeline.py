@@ -175,9 +175,8 @@ def test_development_alert_shows_the_earlier_stories(db: Database, context: Stor
         assert previous.url.endswith(ORIGINAL)
 
 
-def test_candidate_lookup_is_bounded_by_the_time_window(
-    db: Database, context: StoryContext
-) -> None:
+def _stored_original(db: Database, context: StoryContext) -> tuple[Placement, list[str], datetime]:
+    """The original stored, its index terms and its publication time."""
     first = _store(db, context, _article(ORIGINAL))
     with db.session() as session:
         terms = list(
@@ -185,7 +184,14 @@ def test_candidate_lookup_is_bounded_by_the_time_window(
                 select(ArticleTerm.term).where(ArticleTerm.article_id == first.article_id)
             )
         )
-        published = SAMPLES[ORIGINAL].published.astimezone(UTC)
+    return first, terms, SAMPLES[ORIGINAL].published.astimezone(UTC)
+
+
+def test_candidate_lookup_is_bounded_by_the_time_window(
+    db: Database, context: StoryContext
+) -> None:
+    first, terms, published = _stored_original(db, context)
+    with db.session() as session:
         near = repo.event_candidates(session, terms, published - timedelta(days=1), published, 10)
         far = repo.event_candidates(
             session, terms, published + timedelta(days=20), published + timedelta(days=30), 10
@@ -196,14 +202,8 @@ def test_candidate_lookup_is_bounded_by_the_time_window(
 def test_candidate_features_known_to_the_caller_are_not_read(
     db: Database, context: StoryContext
 ) -> None:
-    first = _store(db, context, _article(ORIGINAL))
+    _, terms, published = _stored_original(db, context)
     with db.session() as session:
-        terms = list(
-            session.scalars(
-                select(ArticleTerm.term).where(ArticleTerm.article_id == first.article_id)
-            )
-        )
-        published = SAMPLES[ORIGINAL].published.astimezone(UTC)
         window = (published - timedelta(days=1), published)
         [read] = repo.event_candidates(session, terms, *window, 10)
         [known] = repo.event_candidates(
