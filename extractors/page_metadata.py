@@ -54,19 +54,28 @@ def page_metadata(tree: Any, url: str, max_day: str) -> PageMetadata:
     title = document.title or extract_title(tree)
     declared = document.url or extract_url(tree, None)
     sitename = _sitename(document.sitename or extract_sitename(tree), declared or url)
-    day = find_date(
-        tree,
-        url=declared or url,
-        original_date=True,
-        extensive_search=True,
-        max_date=max_day,
-    )
+    day = publication_day(tree, declared or url, max_day)
     return PageMetadata(
         title=_tidy(title),
         author=_tidy(document.author) or byline_author(tree),
         day=day or None,
         sitename=_tidy(sitename),
         url=declared or None,
+    )
+
+
+def publication_day(tree: Any, url: str, max_day: str) -> str | None:
+    """htmldate's publication day: its fast search first, its extensive one only when the
+    fast one finds nothing.
+
+    The extensive search can hand a date string to dateparser, whose first use loads every
+    locale it knows (~40 MB and ~1.5 s per extraction process). On the 181 pages of the
+    extraction benchmark, the fast search finds the day of all but two, and the extensive
+    one gives the same day on every page where both find one.
+    """
+    options: dict[str, Any] = {"url": url, "original_date": True, "max_date": max_day}
+    return find_date(tree, extensive_search=False, **options) or find_date(
+        tree, extensive_search=True, **options
     )
 
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import gzip
 import pickle
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -238,3 +241,74 @@ def test_extraction_error_pickles() -> None:
     error = ExtractionError("https://port.example/a", "no main text found")
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.url, copy.reason, str(copy)) == (error.url, error.reason, str(error))
+
+
+def _dated_page(date_markup: str) -> bytes:
+    prose = "Dock workers at the eastern terminal returned to work after a deal was reached. " * 6
+    return (
+        "<html><head><title>Port strike ends</title></head><body><article>"
+        f"<h1>Port strike ends</h1>{date_markup}<p>{prose}</p></article></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "date_markup",
+    [
+        '<meta itemprop="datePublished" content="2024-03-14">',  # found by the fast search
+        "<div>Published: Thursday, 14 March 2024</div>",  # only by the extensive one
+        "<span>Last edited March 14, 2024</span>",  # only by the extensive one
+    ],
+)
+def test_publication_day_from_fast_or_extensive_search(date_markup: str) -> None:
+    article = extract_article(
+        _dated_page(date_markup), url="https://port.example/a", source="t", fetched_at=FETCHED
+    )
+    assert article.published_at == datetime(2024, 3, 14, tzinfo=UTC)
+
+
+def test_a_page_whose_date_the_fast_search_finds_does_not_load_dateparser() -> None:
+    # dateparser loads every locale on first use (~40 MB per extraction worker). htmldate's
+    # extensive search hands it the first date-like class's text, hard to read here; the fast
+    # search reads the byline's date and never gets there. A fresh interpreter: others may
+    # have loaded dateparser already.
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from extractors.extract import extract_article\n"
+        "article = extract_article(sys.stdin.buffer.read(), url='https://port.example/a',\n"
+        "                          source='t', fetched_at=datetime(2024, 7, 1, tzinfo=UTC))\n"
+        "print(article.published_at.date(), 'dateparser' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=_dated_page(
+            '<div class="date">Thursday 14th of March at 8.30am</div>'
+            '<div class="byline">posted: 14/03/2024</div>'
+        ),
+        capture_output=True,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.decode().split() == ["2024-03-14", "False"]
+
+
+BENCHMARK_PAGES = Path(__file__).resolve().parents[2] / "shared" / "eval" / "extraction" / "html"
+
+
+@pytest.mark.skipif(not BENCHMARK_PAGES.is_dir(), reason="../shared/eval/extraction absent")
+def test_publication_day_matches_the_extensive_search_on_the_benchmark_pages() -> None:
+    from htmldate import find_date
+    from trafilatura.utils import load_html
+
+    from extractors.page_metadata import publication_day
+
+    pages = sorted(BENCHMARK_PAGES.glob("*.html.gz"))
+    assert len(pages) > 100
+    for path in pages:
+        tree = load_html(gzip.decompress(path.read_bytes()))
+        url = f"https://bench.example/{path.name}"
+        extensive = find_date(
+            tree, url=url, original_date=True, extensive_search=True, max_date="2026-01-01"
+        )
+        assert publication_day(tree, url, "2026-01-01") == extensive, path.name
