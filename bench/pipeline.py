@@ -202,15 +202,19 @@ def _extract_page(page: bytes, n: int) -> None:
         )
 
 
-def start_prefect() -> float:
-    """Seconds to the first flow run: the ephemeral API server starting."""
+def start_prefect(stack: contextlib.ExitStack) -> float:
+    """Seconds to the first flow run: Prefect's temporary API starting (in this process, as
+    under `newswatch run`), then a trivial flow run."""
     from prefect import flow
+
+    from flows.temporary_api import prefect_api
 
     @flow(name="bench-warmup")
     def warmup() -> int:
         return 1
 
     start = time.perf_counter()
+    stack.enter_context(prefect_api())
     warmup()
     return time.perf_counter() - start
 
@@ -285,18 +289,23 @@ def main() -> None:
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
 
+    from newswatch.malloc import limit_malloc_arenas
     from newswatch.prefect_env import configure_prefect_defaults
 
     configure_prefect_defaults()
+    limit_malloc_arenas()  # as `newswatch run` does, before any thread starts
     rss = ProcessSampler().start()
     rounds: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp,
+        contextlib.ExitStack() as api,
+    ):
         os.environ.setdefault("PREFECT_HOME", str(Path(tmp) / "prefect-home"))
         startup: float | None = None
         for number in range(args.rounds):
             workdir = Path(tmp) / f"round-{number}"
             workdir.mkdir()
-            rounds.append(measure_round(args, workdir, rss, startup_first=startup is None))
+            rounds.append(measure_round(args, workdir, rss, api if startup is None else None))
             startup = startup or rounds[0]["prefect_startup_s"]
     rss.stop()
     # The host is shared and its load moves every figure; the round with the median ratio
@@ -321,13 +330,17 @@ def main() -> None:
 
 
 def measure_round(
-    args: argparse.Namespace, workdir: Path, rss: ProcessSampler, *, startup_first: bool
+    args: argparse.Namespace,
+    workdir: Path,
+    rss: ProcessSampler,
+    api: contextlib.ExitStack | None,
 ) -> dict[str, Any]:
-    """The ceiling, the N/5 and N runs and the rerun, then the ceiling again."""
+    """The ceiling, the N/5 and N runs and the rerun, then the ceiling again; Prefect's API
+    is started in `api` (first round only) after the first ceiling."""
     n, small = args.articles, args.articles // 5
     sample = min(args.extract_sample, args.articles)
     before, cpu_before = extract_only(sample)
-    startup = start_prefect() if startup_first else None
+    startup = start_prefect(api) if api is not None else None
     low = pipeline_run(small, args.per_feed, workdir, rss, rerun=False)
     high = pipeline_run(n, args.per_feed, workdir, rss, rerun=True)
     after, cpu_after = extract_only(sample)

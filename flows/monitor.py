@@ -37,6 +37,7 @@ from flows.run_names import run_namer
 from flows.secrets import resolve_channel_secrets
 from flows.timings import StageTimer
 from newswatch.config import Settings, SourceConfig, load_settings
+from newswatch.malloc import limit_malloc_arenas
 from storage import repo
 from storage.db import Database
 
@@ -138,6 +139,7 @@ async def monitor(config_path: str | None = None, force: bool = False) -> dict[s
 
     Sources backing off after failures are skipped (reported as such) unless `force`.
     """
+    limit_malloc_arenas()  # before the run's own threads start (see newswatch/malloc.py)
     logger = get_run_logger()
     progress = RunProgress()
     await progress.start()

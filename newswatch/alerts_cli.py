@@ -127,11 +127,13 @@ def register(
         if _needs_prefect(channel):
             configure_prefect_defaults()
             from flows.secrets import resolve_channel_secrets
+            from flows.temporary_api import prefect_api
 
-            channel = resolve_channel_secrets(
-                {channel_name: channel},
-                warn=lambda text: errors.print(escape(text), highlight=False),
-            )[channel_name]
+            with prefect_api():
+                channel = resolve_channel_secrets(
+                    {channel_name: channel},
+                    warn=lambda text: errors.print(escape(text), highlight=False),
+                )[channel_name]
         label = describe(channel)
         started = time.monotonic()
         try:
@@ -185,10 +187,12 @@ def register(
         configure_prefect_defaults()
         errors.print("running the digest flow (Prefect's local API may take 10-20 s)…")
         from flows.digest import digest as digest_flow
+        from flows.temporary_api import TemporaryApiError, prefect_api
 
         try:
-            result = digest_flow(config_path=config_path, period_hours=hours)
-        except ValueError as exc:
+            with prefect_api():
+                result = digest_flow(config_path=config_path, period_hours=hours)
+        except (ValueError, TemporaryApiError) as exc:
             errors.print(f"[red]digest failed[/red]: {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
         table = Table(title=f"digest: {result['stories']} stories, {result['articles']} articles")

@@ -22,6 +22,7 @@ from newswatch.config import (
     find_config,
     load_settings,
 )
+from newswatch.malloc import limit_malloc_arenas
 from newswatch.prefect_env import configure_prefect_defaults
 from newswatch.stories_cli import register as register_story_commands
 from newswatch.tables import alerts_table, articles_table, sources_table, summary_table
@@ -66,11 +67,15 @@ def _settings(config: Path | None) -> tuple[Settings, str | None]:
 
 
 def run_monitor(config_path: str | None, *, force: bool = False) -> dict[str, Any]:
-    """Run the monitor flow once in this process (Prefect starts its API if none is set)."""
+    """Run the monitor flow once in this process (against a temporary Prefect API served
+    from this process if none is configured)."""
     configure_prefect_defaults()
+    limit_malloc_arenas()  # before Prefect's and the temporary API's threads start
     from flows.monitor import monitor  # imported late: importing Prefect takes seconds
+    from flows.temporary_api import prefect_api
 
-    result: dict[str, Any] = asyncio.run(monitor(config_path=config_path, force=force))
+    with prefect_api():
+        result: dict[str, Any] = asyncio.run(monitor(config_path=config_path, force=force))
     return result
 
 
@@ -101,11 +106,12 @@ def run(
 
 
 def _run_or_exit(config_path: str | None, *, force: bool = False) -> dict[str, Any]:
+    from flows.temporary_api import TemporaryApiError
     from storage.db import DatabaseError
 
     try:
         return run_monitor(config_path, force=force)
-    except (ConfigError, DatabaseError) as exc:
+    except (ConfigError, DatabaseError, TemporaryApiError) as exc:
         errors.print(
             f"[red]monitor run failed[/red]: {escape(str(exc))}", highlight=False, soft_wrap=True
         )
