@@ -7,23 +7,26 @@ In one process:
 1. extract_only_pages_per_s: newswatch's extract_article over the newsroom's pages, from
    memory, in a pool of two warmed-up processes (both cores): the ceiling the pipeline is
    held to.
-2. The production `monitor` flow (Prefect, ephemeral API server) over a bench newsroom
+2. The production `monitor` flow (Prefect, with its temporary API served from this process
+   as under `newswatch run`: flows/temporary_api.py) over a bench newsroom
    (bench/newsroom.py, in its own process, so its CPU is not the pipeline's) with N/5 and
    N articles, each on an empty SQLite file: fetch, extract, classify, dedup/story, store,
-   alert to a console channel whose output is discarded. The Prefect API server is started
-   beforehand (prefect_startup_s) so it is in neither run.
+   alert to a console channel whose output is discarded. The Prefect API is started
+   beforehand (prefect_startup_s) so its start is in neither run.
    pipeline_pages_per_s = N / cold run time; the marginal throughput (N - N/5) / (t(N) -
    t(N/5)) over the ceiling is ratio_pipeline_vs_extract (target >= 0.85); fixed_overhead_s
    is t(N) - N / marginal.
 3. A second run over the unchanged newsroom: rerun_seconds, rerun_ratio = rerun / cold
    (target <= 0.05).
 
-With --rounds R, all of that is measured R times in the one process (the API server started
+With --rounds R, all of that is measured R times in the one process (the API started
 once) and the round with the median ratio is printed, with every round's ratios under
 "rounds": the host is shared, and its load moves a single round's figures by 10 % or more.
 
-peak_rss_mb is the peak resident memory of this process and its children (flow, extraction
-workers, the Prefect API server; not the newsroom), sampled every 0.2 s during the N run.
+peak_rss_mb is the peak resident memory of this process and its children (the flow with
+the Prefect API in it, the extraction workers, the pool's resource tracker; not the
+newsroom), sampled every 0.2 s during the N run; cpu_ms_per_article splits CPU the same way
+(an "api_server" role would be Prefect's own subprocess API, should one start).
 per_article_ms divides each stage's busy time by N; stages overlap, so they add up to more
 than the wall time per article (extract, classify and the text half of dedup are worker
 CPU time; fetch is wall time of the concurrent batch fetches; orchestration is the flow
@@ -379,11 +382,6 @@ def measure_round(
         "peak_rss_mb": round(high["peak_rss_mb"], 1),
         "peak_rss_mb_small": round(low["peak_rss_mb"], 1),
         "peak_rss_by_process": high["peak_rss_by_process"],
-        "peak_rss_mb_without_api_server": round(
-            high["peak_rss_mb"]
-            - sum(v for k, v in high["peak_rss_by_process"].items() if "api_server" in k),
-            1,
-        ),
         "prefect_startup_s": round(startup, 2) if startup is not None else None,
         "cpu_ms_per_article": cpu_per_article,
         "extract_only_cpu_ms_per_page": round(extract_cpu_ms, 2),
