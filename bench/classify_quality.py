@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from classifiers.watches import Watch, classify, compile_watch, parse_watches  # noqa: E402
+from classifiers.watch_spec import parse_watches  # noqa: E402
+from classifiers.watches import Watch, classify, compile_watch  # noqa: E402
 from newswatch.models import Match  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "classification" / "dev.jsonl"

@@ -1,46 +1,7 @@
-"""Watches (topic definitions), scoring with evidence, and near-duplicate fingerprints.
+"""Watches (topic definitions), scoring with evidence, near-duplicate fingerprints and the
+features story assignment compares.
 
-Pure functions over plain data: no network, database or Prefect.
+Pure functions over plain data: no network, database or Prefect. Import the modules
+themselves: this package imports nothing, so that the extraction workers load only what
+they score with (classifiers.watches, not the pydantic config model in watch_spec).
 """
-
-from classifiers.fingerprint import (
-    DEFAULT_MAX_DISTANCE,
-    fingerprint_body,
-    from_signed64,
-    hamming,
-    is_near_duplicate,
-    normalise_text,
-    simhash,
-    text_hash,
-    to_signed64,
-)
-from classifiers.watches import (
-    Watch,
-    WatchConfigError,
-    WatchSpec,
-    classify,
-    compile_watch,
-    parse_watches,
-    score,
-    watches_from_toml,
-)
-
-__all__ = [
-    "DEFAULT_MAX_DISTANCE",
-    "Watch",
-    "WatchConfigError",
-    "WatchSpec",
-    "classify",
-    "compile_watch",
-    "fingerprint_body",
-    "from_signed64",
-    "hamming",
-    "is_near_duplicate",
-    "normalise_text",
-    "parse_watches",
-    "score",
-    "simhash",
-    "text_hash",
-    "to_signed64",
-    "watches_from_toml",
-]

@@ -37,27 +37,18 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Annotated, Any, Literal, NamedTuple
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    ValidationError,
-)
+from typing import TYPE_CHECKING, NamedTuple
 
 from classifiers.text import fold, split_sentences, word_spans, words
 from newswatch.models import Evidence, Match
 
-MAX_WEIGHT = 100.0
+if TYPE_CHECKING:  # the config model: pydantic, which the extraction workers do without
+    from classifiers.watch_spec import WatchSpec
+
 MIN_PREFIX = 2  # "a*" would match half the language
 NEGATION_WINDOW = 8  # tokens before a term in which a negation cue counts
 FRAGMENT_WORDS = 20  # longest line that counts as a list item / another story's headline
@@ -78,10 +69,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 
 class PhraseSyntaxError(ValueError):
     """A term, context or exclude entry that is not valid phrase syntax."""
-
-
-class WatchConfigError(ValueError):
-    """A watches table that cannot be loaded; the message names the watch and field."""
 
 
 # ----------------------------------------------------------------------------- phrase syntax
@@ -152,89 +139,11 @@ def parse_expression(source: str) -> _Expr:
     return tuple(groups)
 
 
-def _valid_phrase(phrase: str) -> str:
-    try:
-        parse_expression(phrase)
-    except PhraseSyntaxError as exc:
-        raise ValueError(str(exc)) from None
-    return phrase
-
-
-def _valid_weight(weight: float) -> float:
-    if not (math.isfinite(weight) and 0 < weight <= MAX_WEIGHT):
-        raise ValueError(f"weight must be > 0 and <= {MAX_WEIGHT:g}, got {weight}")
-    return weight
-
-
-def _valid_exclude_weight(value: object) -> float | Literal["veto"]:
-    if value == "veto":
-        return "veto"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f'an exclude entry takes a weight or "veto", got {value!r}')
-    return _valid_weight(float(value))
-
-
-def _vetoes_from_list(value: object) -> object:
-    # A plain list of exclude phrases means every one of them vetoes.
-    return dict.fromkeys(value, "veto") if isinstance(value, list) else value
-
-
-def _valid_name(name: str) -> str:
+def valid_watch_name(name: str) -> str:
+    """`name`, if it can name a watch (letters, digits, '_' or '-'); else ValueError."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"watch name {name!r}: use letters, digits, '_' or '-'")
     return name
-
-
-# A watch's name: the key of its [watches.<name>] table, stored with every match.
-WatchName = Annotated[str, AfterValidator(_valid_name)]
-
-# Validated per entry, so that an error's location names the phrase at fault (and the config
-# loader can point at its line): ("terms", "tra*de", "[key]") rather than just ("terms",).
-Phrase = Annotated[str, AfterValidator(_valid_phrase)]
-Weight = Annotated[float, AfterValidator(_valid_weight)]
-ExcludeWeight = Annotated[float | Literal["veto"], PlainValidator(_valid_exclude_weight)]
-
-
-# ----------------------------------------------------------------------------- the spec
-
-
-class WatchSpec(BaseModel):
-    """A watch as a user writes it in TOML under ``[watches.<name>]``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    title: str = Field(min_length=1)
-    description: str = ""
-    enabled: bool = True
-    # Score an article must reach to match.
-    threshold: float = Field(gt=0, allow_inf_nan=False)
-    # Phrase -> weight (0 < weight <= 100).
-    terms: dict[Phrase, Weight] = Field(min_length=1)
-    # If set, some sentence holding a term must also hold one of these phrases.
-    context: list[Phrase] = Field(default_factory=list)
-    # Phrase -> weight subtracted from the score, or "veto" to reject the article outright.
-    # A plain list means every phrase is a veto.
-    exclude: Annotated[dict[Phrase, ExcludeWeight], BeforeValidator(_vetoes_from_list)] = Field(
-        default_factory=dict
-    )
-    title_weight: float = Field(default=2.0, ge=0, le=10)
-    # Distinct terms that must fire; 2 keeps one recurring word from deciding alone.
-    min_terms: int = Field(default=1, ge=1)
-    # Weight of the k-th repeat of a term is weight * repeat_decay**k (0 = count once).
-    repeat_decay: float = Field(default=0.35, ge=0, lt=1)
-    # Multiplier for a term closely preceded by a negation ("no evidence that ...").
-    negation_factor: float = Field(default=0.3, ge=0, le=1)
-    # Multiplier for a body line that does not end like a sentence (a list of other stories'
-    # headlines, a caption, navigation), and for its sentence_cap: a page that only lists an
-    # IP-theft headline under "Related" is not an IP-theft story.
-    fragment_weight: float = Field(default=0.5, ge=0, le=1)
-    # Most one sentence can add to the score (the title: times title_weight), so that one
-    # dense passing mention cannot carry an article; None = no cap.
-    sentence_cap: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-
-    def exclusions(self) -> dict[str, float | None]:
-        """Exclude entries as phrase -> weight, None meaning veto."""
-        return {p: (None if w == "veto" else w) for p, w in self.exclude.items()}
 
 
 # ----------------------------------------------------------------------------- compiled watch
@@ -288,17 +197,35 @@ class _Index:
 
 
 @dataclass(frozen=True, slots=True)
-class Watch:
-    """A compiled watch: build with :func:`compile_watch`, score with :func:`score`."""
+class Scorer:
+    """A watch compiled for scoring: its rules, indexed, and the numbers of its spec they are
+    weighed with. Plain data: the extraction workers score with it and never load pydantic
+    (the config model), ~20 MB a worker."""
 
     name: str
-    spec: WatchSpec
+    threshold: float
+    title_weight: float
+    min_terms: int
+    repeat_decay: float
+    negation_factor: float
+    fragment_weight: float
+    sentence_cap: float | None
     terms: tuple[_Rule, ...]
     context: tuple[_Rule, ...]
     exclude: tuple[_Rule, ...]
     index: _Index
     # Phrase id -> the terms / context entries / exclude entries that use it.
     uses: Mapping[int, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A compiled watch, its spec beside it: build with :func:`compile_watch`, score with
+    :func:`score` or :func:`classify`."""
+
+    name: str
+    spec: WatchSpec
+    scorer: Scorer
 
     @property
     def enabled(self) -> bool:
@@ -339,7 +266,7 @@ class _IndexBuilder:
 
 def compile_watch(name: str, spec: WatchSpec) -> Watch:
     """Compile a spec once; the result is immutable and safe to share between threads."""
-    _valid_name(name)
+    valid_watch_name(name)
     b = _IndexBuilder()
     terms = tuple(b.rule(p, w) for p, w in spec.terms.items())
     context = tuple(b.rule(p, 0.0) for p in spec.context)
@@ -353,38 +280,22 @@ def compile_watch(name: str, spec: WatchSpec) -> Watch:
         pid: (tuple(sorted(t)), tuple(sorted(c)), tuple(sorted(x)))
         for pid, (t, c, x) in uses.items()
     }
-    return Watch(name, spec, terms, context, exclude, b.build(), frozen)
-
-
-def parse_watches(table: Mapping[str, Any]) -> list[Watch]:
-    """Compile the ``[watches]`` table (name -> spec fields); errors name watch and field."""
-    watches: list[Watch] = []
-    for name, raw in table.items():
-        if not isinstance(raw, Mapping):
-            raise WatchConfigError(f"watches.{name}: expected a table of settings")
-        try:
-            watches.append(compile_watch(name, WatchSpec.model_validate(raw)))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'] if p != '[key]') or 'watch'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise WatchConfigError(f"watches.{name}: {problems}") from None
-        except ValueError as exc:
-            raise WatchConfigError(f"watches.{name}: {exc}") from None
-    return watches
-
-
-def watches_from_toml(text: str) -> list[Watch]:
-    """Load watches from TOML text holding ``[watches.<name>]`` tables."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise WatchConfigError(f"invalid TOML: {exc}") from None
-    table = data.get("watches")
-    if not isinstance(table, dict) or not table:
-        raise WatchConfigError("no [watches.<name>] tables found")
-    return parse_watches(table)
+    scorer = Scorer(
+        name,
+        threshold=spec.threshold,
+        title_weight=spec.title_weight,
+        min_terms=spec.min_terms,
+        repeat_decay=spec.repeat_decay,
+        negation_factor=spec.negation_factor,
+        fragment_weight=spec.fragment_weight,
+        sentence_cap=spec.sentence_cap,
+        terms=terms,
+        context=context,
+        exclude=exclude,
+        index=b.build(),
+        uses=frozen,
+    )
+    return Watch(name, spec, scorer)
 
 
 # ----------------------------------------------------------------------------- documents
@@ -493,28 +404,27 @@ def _rule_hits(
     return [(neg, parts)] * min(len(g) for g in per_group)
 
 
-def _scan(watch: Watch, doc: Document) -> _Scan:
-    spec = watch.spec
-    scan = _Scan([[] for _ in watch.terms], set(), set(), {}, None)
-    for u, in_unit in watch.index.find(doc).items():
+def _scan(scorer: Scorer, doc: Document) -> _Scan:
+    scan = _Scan([[] for _ in scorer.terms], set(), set(), {}, None)
+    for u, in_unit in scorer.index.find(doc).items():
         unit = doc.units[u]
         touched: tuple[set[int], set[int], set[int]] = (set(), set(), set())
         for pid in in_unit:
-            for kind, rules in enumerate(watch.uses[pid]):
+            for kind, rules in enumerate(scorer.uses[pid]):
                 touched[kind].update(rules)
         for t in sorted(touched[0]):
-            rule = watch.terms[t]
-            for negated, parts in _rule_hits(rule, in_unit, watch.index, unit):
-                weight = rule.weight * (spec.title_weight if unit.is_title else 1.0)
-                weight *= spec.fragment_weight if unit.is_fragment else 1.0
-                weight *= spec.negation_factor if negated else 1.0
+            rule = scorer.terms[t]
+            for negated, parts in _rule_hits(rule, in_unit, scorer.index, unit):
+                weight = rule.weight * (scorer.title_weight if unit.is_title else 1.0)
+                weight *= scorer.fragment_weight if unit.is_fragment else 1.0
+                weight *= scorer.negation_factor if negated else 1.0
                 scan.hits[t].append(_Hit(weight, u, parts))
                 scan.term_units.add(u)
-        if any(_rule_hits(watch.context[c], in_unit, watch.index, unit) for c in touched[1]):
+        if any(_rule_hits(scorer.context[c], in_unit, scorer.index, unit) for c in touched[1]):
             scan.context_units.add(u)
         for x in sorted(touched[2]):
-            rule = watch.exclude[x]
-            n = len(_rule_hits(rule, in_unit, watch.index, unit))
+            rule = scorer.exclude[x]
+            n = len(_rule_hits(rule, in_unit, scorer.index, unit))
             if n:
                 scan.excluded[x] = scan.excluded.get(x, 0) + n
                 if math.isinf(rule.weight) and scan.veto is None:
@@ -522,26 +432,25 @@ def _scan(watch: Watch, doc: Document) -> _Scan:
     return scan
 
 
-def _tally(watch: Watch, doc: Document, scan: _Scan) -> tuple[list[_Tally], dict[int, float]]:
+def _tally(scorer: Scorer, doc: Document, scan: _Scan) -> tuple[list[_Tally], dict[int, float]]:
     """Per-term totals (strongest first) and per-unit contributions."""
-    spec = watch.spec
     # Diminishing repeats: a term's strongest occurrence counts in full, the next ones decay.
     decayed: list[tuple[_Rule, list[tuple[float, _Hit]]]] = []
     unit_raw: dict[int, float] = {}
-    for rule, hits in zip(watch.terms, scan.hits, strict=True):
+    for rule, hits in zip(scorer.terms, scan.hits, strict=True):
         ordered = sorted(hits, key=lambda h: (-h.weight, h.unit))
-        values = [(h.weight * spec.repeat_decay**k, h) for k, h in enumerate(ordered)]
+        values = [(h.weight * scorer.repeat_decay**k, h) for k, h in enumerate(ordered)]
         decayed.append((rule, values))
         for value, h in values:
             unit_raw[h.unit] = unit_raw.get(h.unit, 0.0) + value
     # Sentence cap: one dense sentence (a passing mention) cannot carry the article.
     scale: dict[int, float] = {}
     for u, raw in unit_raw.items():
-        cap = spec.sentence_cap
+        cap = scorer.sentence_cap
         if cap is not None and doc.units[u].is_title:
-            cap *= max(spec.title_weight, 1.0)
+            cap *= max(scorer.title_weight, 1.0)
         elif cap is not None and doc.units[u].is_fragment:
-            cap *= spec.fragment_weight
+            cap *= scorer.fragment_weight
         scale[u] = min(1.0, cap / raw) if cap is not None and raw > 0 else 1.0
 
     tallies: list[_Tally] = []
@@ -643,14 +552,13 @@ def _listing(
     return text
 
 
-def _score_document(watch: Watch, doc: Document) -> Match:
-    spec = watch.spec
-    scan = _scan(watch, doc)
-    tallies, unit_score = _tally(watch, doc, scan)
+def _score_document(scorer: Scorer, doc: Document) -> Match:
+    scan = _scan(scorer, doc)
+    tallies, unit_score = _tally(scorer, doc, scan)
     penalties = sorted(
         (
-            (rule.name, rule.weight * sum(spec.repeat_decay**k for k in range(n)))
-            for rule, n in ((watch.exclude[x], n) for x, n in scan.excluded.items())
+            (rule.name, rule.weight * sum(scorer.repeat_decay**k for k in range(n)))
+            for rule, n in ((scorer.exclude[x], n) for x, n in scan.excluded.items())
             if not math.isinf(rule.weight)
         ),
         key=lambda p: -p[1],
@@ -664,25 +572,20 @@ def _score_document(watch: Watch, doc: Document) -> Match:
         reason = f"rejected: excluded by '{scan.veto}'"
     elif not tallies:
         reason = "no terms found"
-    elif watch.context and not (scan.term_units & scan.context_units):
+    elif scorer.context and not (scan.term_units & scan.context_units):
         reason = "rejected: no required context in any sentence"
-    elif len(tallies) < spec.min_terms:
+    elif len(tallies) < scorer.min_terms:
         listing = _listing(doc, tallies, penalties, surfaces)
-        reason = f"rejected: {len(tallies)} distinct term(s), need {spec.min_terms}: {listing}"
-    elif value >= spec.threshold:
-        matched = True
-        reason = (
-            f"score {value:.1f} ≥ {spec.threshold:g}: {_listing(doc, tallies, penalties, surfaces)}"
-        )
+        reason = f"rejected: {len(tallies)} distinct term(s), need {scorer.min_terms}: {listing}"
     else:
-        reason = (
-            f"score {value:.1f} < {spec.threshold:g}: {_listing(doc, tallies, penalties, surfaces)}"
-        )
+        matched = value >= scorer.threshold
+        listing = _listing(doc, tallies, penalties, surfaces)
+        reason = f"score {value:.1f} {'≥' if matched else '<'} {scorer.threshold:g}: {listing}"
 
     return Match(
-        watch=watch.name,
+        watch=scorer.name,
         score=value,
-        threshold=spec.threshold,
+        threshold=scorer.threshold,
         matched=matched,
         # The words as the article wrote them (most weight first): what an analyst recognises.
         terms=_dedupe(w for t in tallies for w in surfaces.of(t.hits[0])),
@@ -691,12 +594,16 @@ def _score_document(watch: Watch, doc: Document) -> Match:
     )
 
 
-def score(watch: Watch, title: str, text: str) -> Match:
+def score(watch: Watch | Scorer, title: str, text: str) -> Match:
     """Score one article against one watch (matched or not, always with a reason)."""
-    return _score_document(watch, prepare(title, text))
+    return _score_document(_scorer(watch), prepare(title, text))
 
 
-def classify(watches: Sequence[Watch], title: str, text: str) -> list[Match]:
+def classify(watches: Sequence[Watch | Scorer], title: str, text: str) -> list[Match]:
     """One Match per watch, in the order given; the text is split and tokenised once."""
     doc = prepare(title, text)
-    return [_score_document(w, doc) for w in watches]
+    return [_score_document(_scorer(w), doc) for w in watches]
+
+
+def _scorer(watch: Watch | Scorer) -> Scorer:
+    return watch.scorer if isinstance(watch, Watch) else watch

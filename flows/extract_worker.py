@@ -24,27 +24,30 @@ from contextlib import contextmanager
 from dataclasses import replace
 from multiprocessing.context import SpawnContext, SpawnProcess
 from types import ModuleType, TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from classifiers.watches import Watch, WatchSpec, compile_watch
+from classifiers.watches import Scorer, Watch, compile_watch
 from flows.jobs import ExtractResult, PageJob, prepare
+
+if TYPE_CHECKING:
+    from classifiers.watch_spec import WatchSpec
 
 # Pages sent to a worker per call: fewer round trips, still an even spread over workers.
 CHUNK = 5
 
-_watches: list[Watch] = []  # in each worker, set once by _init
+_scorers: list[Scorer] = []  # in each worker, set once by _init
 
 
-def _init(specs: Mapping[str, WatchSpec]) -> None:
-    global _watches
-    _watches = compile_watches(specs)
+def _init(scorers: list[Scorer]) -> None:
+    global _scorers
+    _scorers = scorers
 
 
 def compile_watches(specs: Mapping[str, WatchSpec]) -> list[Watch]:
     return [compile_watch(name, spec) for name, spec in specs.items() if spec.enabled]
 
 
-def extract_one(job: PageJob, watches: Sequence[Watch]) -> ExtractResult:
+def extract_one(job: PageJob, watches: Sequence[Watch | Scorer]) -> ExtractResult:
     """Extract one page and prepare its article; an error is the result, never raised."""
     # Imported here: the flow's own process only extracts if the workers cannot start.
     from extractors.extract import ExtractionError, extract_article
@@ -75,7 +78,7 @@ def extract_one(job: PageJob, watches: Sequence[Watch]) -> ExtractResult:
 
 def _extract_chunk(jobs: Sequence[PageJob]) -> list[ExtractResult]:
     # The page bytes are not sent back: the flow has them, and the article holds the text.
-    return [_without_page(extract_one(job, _watches)) for job in jobs]
+    return [_without_page(extract_one(job, _scorers)) for job in jobs]
 
 
 def _without_page(result: ExtractResult) -> ExtractResult:
@@ -116,9 +119,10 @@ class ExtractPool:
     """
 
     def __init__(self, workers: int, specs: Mapping[str, WatchSpec]) -> None:
-        self.workers, self.specs = workers, dict(specs)
+        self.workers = workers
+        # Compiled here, sent as plain scorers: a worker unpickling a spec would load pydantic.
+        self.scorers = [watch.scorer for watch in compile_watches(specs)]
         self._pool: ProcessPoolExecutor | None = None
-        self._local: list[Watch] | None = None
         self.fallback_reason: str | None = None
 
     async def __aenter__(self) -> Self:
@@ -127,7 +131,7 @@ class ExtractPool:
                 max_workers=self.workers,
                 mp_context=_WorkerContext(),
                 initializer=_init,
-                initargs=(self.specs,),
+                initargs=(self.scorers,),
             )
             # Start the workers now, while sources are being polled: not on the first batch.
             loop = asyncio.get_running_loop()
@@ -162,7 +166,5 @@ class ExtractPool:
                     )
                     pool.shutdown(wait=False, cancel_futures=True)
                     self._pool = None
-        if self._local is None:
-            self._local = compile_watches(self.specs)
-        watches = self._local
+        watches = self.scorers
         return await asyncio.to_thread(lambda: [extract_one(job, watches) for job in jobs])

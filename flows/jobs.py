@@ -14,7 +14,7 @@ from datetime import datetime
 
 from classifiers.events import EventFeatures, extract_features
 from classifiers.fingerprint import simhash, text_hash
-from classifiers.watches import Watch, classify
+from classifiers.watches import Scorer, Watch, classify
 from newswatch.models import Article, Match, Page
 
 
@@ -40,7 +40,7 @@ class Prepared:
     seconds: dict[str, float] = field(default_factory=dict)  # dedup, classify
 
 
-def prepare(article: Article, watches: Sequence[Watch]) -> Prepared:
+def prepare(article: Article, watches: Sequence[Watch | Scorer]) -> Prepared:
     start = time.perf_counter()
     digest, fingerprint = text_hash(article.text), simhash(article.text)
     features = extract_features(article.title, article.text)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from alerts.channels import CHANNEL_TYPES, ChannelConfig
-from classifiers.watches import WatchName, WatchSpec
+from classifiers.watch_spec import WatchName, WatchSpec
 from newswatch.models import SourceKind
 
 CONFIG_FILENAME = "newswatch.toml"

@@ -11,17 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from classifiers.text import split_sentences, words
-from classifiers.watches import (
-    Watch,
-    WatchConfigError,
-    WatchSpec,
-    classify,
-    compile_watch,
-    parse_expression,
-    parse_watches,
-    score,
-    watches_from_toml,
-)
+from classifiers.watch_spec import WatchConfigError, WatchSpec, parse_watches, watches_from_toml
+from classifiers.watches import Watch, classify, compile_watch, parse_expression, score
 from newswatch.models import Match
 
 REPO = Path(__file__).resolve().parents[1]

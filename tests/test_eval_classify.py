@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from classifiers.watches import WatchSpec, compile_watch
+from classifiers.watch_spec import WatchSpec
+from classifiers.watches import compile_watch
 from newswatch.cli import app
 from newswatch.evaluate import (
     Confusion,

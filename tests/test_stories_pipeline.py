@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from alerts.channel_config import ConsoleChannel
 from alerts.outbox import RetryPolicy, build_message, deliver_pending
-from classifiers.watches import WatchSpec, compile_watch
+from classifiers.watch_spec import WatchSpec
+from classifiers.watches import compile_watch
 from flows.pipeline import Placement, StoryContext, store_article
 from newswatch.config import load_settings
 from newswatch.models import Article

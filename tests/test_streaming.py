@@ -151,6 +151,24 @@ def test_extract_pool_prepares_articles_in_order(workers: int) -> None:
     assert bad.article is None and bad.error
 
 
+def test_extraction_workers_load_neither_pydantic_nor_dateparser() -> None:
+    """Each would cost every worker tens of megabytes: pydantic (the watches' config model;
+    workers get compiled scorers) and dateparser (htmldate's extensive date search, needed
+    by none of the sample pages)."""
+    jobs = _jobs()
+
+    async def run() -> list[str]:
+        async with ExtractPool(2, load_settings(None).watches) as pool:
+            results = await pool.extract(jobs)
+            assert all(r.prepared is not None for r in results[:-1])
+            assert pool._pool is not None
+            probe = "sorted({'pydantic', 'dateparser'} & set(__import__('sys').modules))"
+            loop = asyncio.get_running_loop()
+            return cast(list[str], await loop.run_in_executor(pool._pool, eval, probe))
+
+    assert asyncio.run(run()) == []
+
+
 def test_term_cache_counts_before_and_after_flush(db: Database) -> None:
     with db.session() as session:
         repo.count_document(session, ["tariff", "steel"])
