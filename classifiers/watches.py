@@ -200,7 +200,7 @@ class _Index:
 class Scorer:
     """A watch compiled for scoring: its rules, indexed, and the numbers of its spec they are
     weighed with. Plain data: the extraction workers score with it and never load pydantic
-    (the config model), ~20 MB a worker."""
+    (the config model), ~10 MB a worker."""
 
     name: str
     threshold: float

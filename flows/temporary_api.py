@@ -3,10 +3,11 @@
 With no API configured, Prefect starts its temporary API as a second Python process: a
 uvicorn server that imports Prefect again and holds its own copy of everything Prefect
 loads (~230 MB for the length of the run, measured with bench/pipeline.py). The same
-application (`create_app(ephemeral=True)`: no UI, no background services, the same SQLite
-database under PREFECT_HOME) served by uvicorn from a thread here shares this process's
-imports: ~60 MB more in this process instead of ~230 MB in another, and no second
-interpreter to start. Flows still reach it over HTTP on 127.0.0.1, as they would a server.
+application (`create_app(ephemeral=True)`, as Prefect's own temporary server runs it: no UI
+or scheduler, the same SQLite database under PREFECT_HOME) served by uvicorn from a thread
+here shares this process's imports: ~55 MB more in this process instead of ~230 MB in
+another, and no second interpreter to start. Flows still reach it over HTTP on 127.0.0.1,
+as they would a server.
 
 A configured API (PREFECT_API_URL from the environment, a Prefect profile or prefect.toml)
 is always used as it is.
