@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gzip
 import pickle
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from extractors.extract import ExtractionError, clean_text, extract_article
+from tests.conftest import SHARED
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extractors"
 FETCHED = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
@@ -293,7 +293,7 @@ def test_a_page_whose_date_the_fast_search_finds_does_not_load_dateparser() -> N
     assert done.stdout.decode().split() == ["2024-03-14", "False"]
 
 
-BENCHMARK_PAGES = Path(__file__).resolve().parents[2] / "shared" / "eval" / "extraction" / "html"
+BENCHMARK_PAGES = SHARED / "eval" / "extraction" / "html"
 
 
 @pytest.mark.skipif(not BENCHMARK_PAGES.is_dir(), reason="../shared/eval/extraction absent")
@@ -301,14 +301,15 @@ def test_publication_day_matches_the_extensive_search_on_the_benchmark_pages() -
     from htmldate import find_date
     from trafilatura.utils import load_html
 
+    from bench.newsroom import load_pages
     from extractors.page_metadata import publication_day
 
-    pages = sorted(BENCHMARK_PAGES.glob("*.html.gz"))
+    pages = load_pages(BENCHMARK_PAGES)
     assert len(pages) > 100
-    for path in pages:
-        tree = load_html(gzip.decompress(path.read_bytes()))
-        url = f"https://bench.example/{path.name}"
+    for number, page in enumerate(pages):
+        tree = load_html(page)
+        url = f"https://bench.example/{number}.html"
         extensive = find_date(
             tree, url=url, original_date=True, extensive_search=True, max_date="2026-01-01"
         )
-        assert publication_day(tree, url, "2026-01-01") == extensive, path.name
+        assert publication_day(tree, url, "2026-01-01") == extensive, f"page {number}"
