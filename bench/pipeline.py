@@ -292,11 +292,9 @@ def main() -> None:
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
 
-    from newswatch.malloc import limit_malloc_arenas
     from newswatch.prefect_env import configure_prefect_defaults
 
     configure_prefect_defaults()
-    limit_malloc_arenas()  # as `newswatch run` does, before any thread starts
     rss = ProcessSampler().start()
     rounds: list[dict[str, Any]] = []
     with (

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 
 import httpx
 
+from newswatch.malloc import limit_malloc_arenas
+
 STARTUP_TIMEOUT_S = 180.0  # a first start migrates a new database: ~10 s here, more if busy
 STOP_TIMEOUT_S = 30.0
 
@@ -44,6 +46,7 @@ def prefect_api() -> Iterator[str]:
     if configured:
         yield str(configured)
         return
+    limit_malloc_arenas()  # before the API's threads start (see newswatch/malloc.py)
     server = _ThreadedApi()
     server.start()
     try:

@@ -22,7 +22,6 @@ from newswatch.config import (
     find_config,
     load_settings,
 )
-from newswatch.malloc import limit_malloc_arenas
 from newswatch.prefect_env import configure_prefect_defaults
 from newswatch.stories_cli import register as register_story_commands
 from newswatch.tables import alerts_table, articles_table, sources_table, summary_table
@@ -70,7 +69,6 @@ def run_monitor(config_path: str | None, *, force: bool = False) -> dict[str, An
     """Run the monitor flow once in this process (against a temporary Prefect API served
     from this process if none is configured)."""
     configure_prefect_defaults()
-    limit_malloc_arenas()  # before Prefect's and the temporary API's threads start
     from flows.monitor import monitor  # imported late: importing Prefect takes seconds
     from flows.temporary_api import prefect_api
 
